@@ -985,11 +985,17 @@ func (x *Query) GetWithMembers() bool {
 type LinkResponse struct {
 	state protoimpl.MessageState `protogen:"open.v1"`
 	// First message only.
-	Welcome       *Welcome `protobuf:"bytes,1,opt,name=welcome,proto3" json:"welcome,omitempty"`
-	Events        []*Event `protobuf:"bytes,2,rep,name=events,proto3" json:"events,omitempty"`
-	Replies       []*Reply `protobuf:"bytes,3,rep,name=replies,proto3" json:"replies,omitempty"`
-	unknownFields protoimpl.UnknownFields
-	sizeCache     protoimpl.SizeCache
+	Welcome *Welcome `protobuf:"bytes,1,opt,name=welcome,proto3" json:"welcome,omitempty"`
+	Events  []*Event `protobuf:"bytes,2,rep,name=events,proto3" json:"events,omitempty"`
+	Replies []*Reply `protobuf:"bytes,3,rep,name=replies,proto3" json:"replies,omitempty"`
+	// The linker ids of every worker (Hello.events) linked to this gateway,
+	// sorted; sent with Welcome and again whenever the set changes, so that
+	// workers can agree on one of them to run cluster-wide timers.
+	Workers []string `protobuf:"bytes,4,rep,name=workers,proto3" json:"workers,omitempty"`
+	// True when workers is set in this message (an empty set is meaningful).
+	WorkersChanged bool `protobuf:"varint,5,opt,name=workers_changed,json=workersChanged,proto3" json:"workers_changed,omitempty"`
+	unknownFields  protoimpl.UnknownFields
+	sizeCache      protoimpl.SizeCache
 }
 
 func (x *LinkResponse) Reset() {
@@ -1041,6 +1047,20 @@ func (x *LinkResponse) GetReplies() []*Reply {
 		return x.Replies
 	}
 	return nil
+}
+
+func (x *LinkResponse) GetWorkers() []string {
+	if x != nil {
+		return x.Workers
+	}
+	return nil
+}
+
+func (x *LinkResponse) GetWorkersChanged() bool {
+	if x != nil {
+		return x.WorkersChanged
+	}
+	return false
 }
 
 type Welcome struct {
@@ -1966,11 +1986,13 @@ const file_gatewayworker_v1_gateway_proto_rawDesc = "" +
 	"\vKIND_GROUPS\x10\x02\x12\r\n" +
 	"\tKIND_UIDS\x10\x03\x12\x0e\n" +
 	"\n" +
-	"KIND_STATS\x10\x04\"\xa7\x01\n" +
+	"KIND_STATS\x10\x04\"\xea\x01\n" +
 	"\fLinkResponse\x123\n" +
 	"\awelcome\x18\x01 \x01(\v2\x19.gatewayworker.v1.WelcomeR\awelcome\x12/\n" +
 	"\x06events\x18\x02 \x03(\v2\x17.gatewayworker.v1.EventR\x06events\x121\n" +
-	"\areplies\x18\x03 \x03(\v2\x17.gatewayworker.v1.ReplyR\areplies\"B\n" +
+	"\areplies\x18\x03 \x03(\v2\x17.gatewayworker.v1.ReplyR\areplies\x12\x18\n" +
+	"\aworkers\x18\x04 \x03(\tR\aworkers\x12'\n" +
+	"\x0fworkers_changed\x18\x05 \x01(\bR\x0eworkersChanged\"B\n" +
 	"\aWelcome\x127\n" +
 	"\agateway\x18\x01 \x01(\v2\x1d.gatewayworker.v1.GatewayInfoR\agateway\"\xad\x03\n" +
 	"\x05Event\x12\x10\n" +
