@@ -1,0 +1,34 @@
+//go:build !linux
+
+package netpoll
+
+import (
+	"log/slog"
+	"net"
+)
+
+// Poller is not available on this platform; see New.
+type Poller struct{}
+
+// Desc is a registration; see Poller.Add.
+type Desc struct{}
+
+// New returns ErrUnsupported: netpoll needs Linux epoll.
+func New(logger *slog.Logger) (*Poller, error) { return nil, ErrUnsupported }
+
+// Add returns ErrUnsupported.
+func (p *Poller) Add(conn net.Conn, onReady func()) (*Desc, error) { return nil, ErrUnsupported }
+
+// AddFunc returns ErrUnsupported.
+func (p *Poller) AddFunc(conn net.Conn, onReady func(d *Desc)) (*Desc, error) {
+	return nil, ErrUnsupported
+}
+
+// Resume returns ErrUnsupported.
+func (p *Poller) Resume(d *Desc) error { return ErrUnsupported }
+
+// Remove returns ErrUnsupported.
+func (p *Poller) Remove(d *Desc) error { return ErrUnsupported }
+
+// Close does nothing.
+func (p *Poller) Close() error { return nil }

@@ -1,0 +1,21 @@
+// Package wsconn is the server side of RFC 6455 WebSocket on top of
+// github.com/gobwas/ws, built for a gateway that keeps no goroutine and no
+// buffer per idle connection.
+//
+// It has three parts:
+//
+//   - Upgrade performs the opening handshake on a raw net.Conn: it reads the
+//     request into one buffer bounded by UpgradeConfig.MaxHeaderBytes, checks
+//     the origin and an optional hook, and writes either the 101 response or
+//     an HTTP error. Nothing is kept buffered after it returns.
+//   - Reader reads one frame at a time from the connection, validates it
+//     against the RFC and the configured Limits, and reassembles fragmented
+//     messages. Protocol violations are reported as *CloseError carrying the
+//     close code to send back.
+//   - AppendMessage, AppendPing, AppendPong and AppendClose encode server
+//     frames into a caller-supplied buffer, so a broadcast is encoded once and
+//     the same bytes are written to every target.
+//
+// The package starts no goroutines and sets no deadlines: the caller owns
+// both.
+package wsconn

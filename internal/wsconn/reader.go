@@ -1,0 +1,257 @@
+package wsconn
+
+import (
+	"encoding/binary"
+	"errors"
+	"io"
+	"slices"
+	"strconv"
+	"unicode/utf8"
+
+	"github.com/gobwas/ws"
+)
+
+// preallocLimit is the largest peer-declared payload length trusted for
+// allocation before the bytes arrive. A longer payload is read in chunks of
+// this size into a buffer that grows as data actually arrives, so a client
+// that declares a 1 MiB frame and sends nothing pins at most this much.
+const preallocLimit = 32 << 10
+
+// Reader reassembles one client's messages. The zero value with Limits set is
+// ready. It keeps no buffer between messages, only while a fragmented message
+// is incomplete. A Reader is not safe for concurrent use.
+//
+// After ReadFrame returns an error the Reader's state is undefined: the
+// caller closes the connection.
+type Reader struct {
+	Limits Limits
+
+	hdr       [ws.MaxHeaderSize - 2]byte // scratch for readHeader
+	op        byte                       // opcode of the fragmented message in progress, 0 if none
+	msg       []byte                     // fragments received so far
+	validated int                        // msg[:validated] is known valid UTF-8 (text only)
+}
+
+// Fragmenting reports whether a fragmented message is in progress, so the
+// caller keeps reading until it completes.
+func (rd *Reader) Fragmenting() bool { return rd.op != 0 }
+
+func protocolError(reason string) error {
+	return &CloseError{Code: CloseProtocolError, Reason: reason}
+}
+
+// ReadFrame reads exactly one frame from r, blocking until the whole frame
+// is read, and validates it (RFC 6455 sections 5 and 7):
+//
+//   - client frames must be masked, RSV bits zero (no extension is ever
+//     negotiated), the opcode known; control frames final and at most 125
+//     bytes; a continuation needs a message in progress and a new text or
+//     binary frame needs none; a close payload is empty or holds a valid
+//     code: otherwise *CloseError with CloseProtocolError;
+//   - text messages (checked fragment by fragment, across code points split
+//     between fragments) and close reasons must be valid UTF-8: otherwise
+//     CloseInvalidPayload;
+//   - a frame longer than Limits.MaxFrameSize, or one taking the message
+//     past Limits.MaxMessageSize, gives CloseTooBig, decided on the header
+//     before anything is allocated or read.
+//
+// Control frames interleaved in a fragmented message are returned and the
+// message in progress is kept. I/O errors (io.EOF before a frame starts,
+// io.ErrUnexpectedEOF inside one, timeouts) are returned as they are.
+func (rd *Reader) ReadFrame(r io.Reader) (Frame, error) {
+	h, err := rd.readHeader(r)
+	if err != nil {
+		return Frame{}, err
+	}
+	op := byte(h.OpCode)
+	switch {
+	case h.Rsv != 0:
+		return Frame{}, protocolError("reserved bits set without an extension")
+	case !h.Masked:
+		return Frame{}, protocolError("client frame not masked")
+	case op&0x8 != 0:
+		return rd.readControl(r, h)
+	case op != opContinuation && op != opText && op != opBinary:
+		return Frame{}, protocolError("reserved opcode " + strconv.Itoa(int(op)))
+	case op == opContinuation && rd.op == 0:
+		return Frame{}, protocolError("continuation frame without a message in progress")
+	case op != opContinuation && rd.op != 0:
+		return Frame{}, protocolError("new data frame inside a fragmented message")
+	case h.Length > rd.Limits.frame():
+		return Frame{}, &CloseError{Code: CloseTooBig, Reason: "frame too big"}
+	case int64(len(rd.msg))+h.Length > rd.Limits.message():
+		return Frame{}, &CloseError{Code: CloseTooBig, Reason: "message too big"}
+	}
+
+	if op != opContinuation && h.Fin {
+		// The common case: a whole message in one frame.
+		p, err := readPayload(r, nil, h)
+		if err != nil {
+			return Frame{}, err
+		}
+		if op == opText && !utf8.Valid(p) {
+			return Frame{}, &CloseError{Code: CloseInvalidPayload, Reason: "invalid UTF-8 in text message"}
+		}
+		return Frame{Kind: KindMessage, Binary: op == opBinary, Payload: p}, nil
+	}
+
+	if op != opContinuation {
+		rd.op = op
+	}
+	rd.msg, err = readPayload(r, rd.msg, h)
+	if err != nil {
+		return Frame{}, err
+	}
+	if rd.op == opText {
+		if err := rd.validateText(h.Fin); err != nil {
+			return Frame{}, err
+		}
+	}
+	if !h.Fin {
+		return Frame{Kind: KindNone}, nil
+	}
+	f := Frame{Kind: KindMessage, Binary: rd.op == opBinary, Payload: rd.msg}
+	rd.op, rd.msg, rd.validated = 0, nil, 0
+	return f, nil
+}
+
+// readHeader reads a frame header like ws.ReadHeaderBuffer, except that
+// running out of input after the first byte is io.ErrUnexpectedEOF (gobwas/ws
+// returns io.EOF when the extended length or mask is missing entirely), and
+// a 64-bit length with the most significant bit set is a *CloseError.
+func (rd *Reader) readHeader(r io.Reader) (ws.Header, error) {
+	var h ws.Header
+	b := rd.hdr[:2]
+	if n, err := io.ReadFull(r, b); err != nil {
+		if n > 0 {
+			err = io.ErrUnexpectedEOF
+		}
+		return h, err
+	}
+	h.Fin = b[0]&finBit != 0
+	h.Rsv = (b[0] >> 4) & 0x7
+	h.OpCode = ws.OpCode(b[0] & 0xf)
+	h.Masked = b[1]&0x80 != 0
+	lenBytes := 0
+	switch length := b[1] & 0x7f; length {
+	case 126:
+		lenBytes = 2
+	case 127:
+		lenBytes = 8
+	default:
+		h.Length = int64(length)
+	}
+	extra := lenBytes
+	if h.Masked {
+		extra += len(h.Mask)
+	}
+	if extra == 0 {
+		return h, nil
+	}
+	b = rd.hdr[:extra]
+	if _, err := io.ReadFull(r, b); err != nil {
+		if errors.Is(err, io.EOF) {
+			err = io.ErrUnexpectedEOF
+		}
+		return h, err
+	}
+	switch lenBytes {
+	case 2:
+		h.Length = int64(binary.BigEndian.Uint16(b))
+	case 8:
+		if b[0]&0x80 != 0 {
+			return h, protocolError("payload length with the most significant bit set")
+		}
+		h.Length = int64(binary.BigEndian.Uint64(b))
+	}
+	copy(h.Mask[:], b[lenBytes:])
+	return h, nil
+}
+
+// validateText checks the text received since the last call, failing fast on
+// invalid UTF-8. An incomplete code point at the end (at most 3 bytes) is
+// left for the next fragment unless this is the final one.
+func (rd *Reader) validateText(final bool) error {
+	end := len(rd.msg)
+	if !final {
+		// Look back at most 3 bytes for the start of an incomplete code point.
+		for i := end - 1; i >= rd.validated && i >= end-3; i-- {
+			c := rd.msg[i]
+			if c < utf8.RuneSelf {
+				break
+			}
+			if utf8.RuneStart(c) {
+				if !utf8.FullRune(rd.msg[i:end]) {
+					end = i // a valid prefix: wait for the rest
+				}
+				break
+			}
+		}
+	}
+	if !utf8.Valid(rd.msg[rd.validated:end]) {
+		return &CloseError{Code: CloseInvalidPayload, Reason: "invalid UTF-8 in text message"}
+	}
+	rd.validated = end
+	return nil
+}
+
+func (rd *Reader) readControl(r io.Reader, h ws.Header) (Frame, error) {
+	op := byte(h.OpCode)
+	switch {
+	case op != opClose && op != opPing && op != opPong:
+		return Frame{}, protocolError("reserved opcode " + strconv.Itoa(int(op)))
+	case !h.Fin:
+		return Frame{}, protocolError("fragmented control frame")
+	case h.Length > maxControlPayload:
+		return Frame{}, protocolError("control frame payload over 125 bytes")
+	}
+	p, err := readPayload(r, nil, h)
+	if err != nil {
+		return Frame{}, err
+	}
+	switch op {
+	case opPing:
+		return Frame{Kind: KindPing, Payload: p}, nil
+	case opPong:
+		return Frame{Kind: KindPong, Payload: p}, nil
+	}
+	switch {
+	case len(p) == 0:
+		return Frame{Kind: KindClose, CloseCode: CloseNoStatus}, nil
+	case len(p) == 1:
+		return Frame{}, protocolError("close payload of 1 byte")
+	}
+	code := binary.BigEndian.Uint16(p)
+	if !ValidCloseCode(code) {
+		return Frame{}, protocolError("invalid close code " + strconv.Itoa(int(code)))
+	}
+	if !utf8.Valid(p[2:]) {
+		return Frame{}, &CloseError{Code: CloseInvalidPayload, Reason: "invalid UTF-8 in close reason"}
+	}
+	return Frame{Kind: KindClose, CloseCode: code, CloseReason: string(p[2:])}, nil
+}
+
+// readPayload reads h.Length payload bytes from r, appends them unmasked to
+// dst and returns the extended slice. Payloads up to preallocLimit are read
+// into one allocation; longer ones grow the buffer as bytes arrive.
+func readPayload(r io.Reader, dst []byte, h ws.Header) ([]byte, error) {
+	if h.Length == 0 {
+		return dst, nil
+	}
+	start := len(dst)
+	for remaining := h.Length; remaining > 0; {
+		chunk := int(min(remaining, preallocLimit))
+		dst = slices.Grow(dst, chunk)
+		n, err := io.ReadFull(r, dst[len(dst):len(dst)+chunk])
+		dst = dst[:len(dst)+n]
+		if err != nil {
+			if errors.Is(err, io.EOF) {
+				err = io.ErrUnexpectedEOF
+			}
+			return dst, err
+		}
+		remaining -= int64(n)
+	}
+	ws.Cipher(dst[start:], h.Mask, 0)
+	return dst, nil
+}
