@@ -1,0 +1,371 @@
+package gateway
+
+import (
+	"bufio"
+	"errors"
+	"net"
+	"sync"
+	"sync/atomic"
+	"syscall"
+	"time"
+
+	"github.com/gatewayworker/gatewayworker/internal/gwqueue"
+	"github.com/gatewayworker/gatewayworker/internal/netpoll"
+	"github.com/gatewayworker/gatewayworker/internal/rendezvous"
+	"github.com/gatewayworker/gatewayworker/internal/wsconn"
+	pb "github.com/gatewayworker/gatewayworker/proto/gatewayworker/v1"
+)
+
+// connState is the life cycle of a client: open, closing (a close frame is
+// queued; no more events or messages) and closed (socket closed, removed).
+type connState uint8
+
+const (
+	stateOpen connState = iota
+	stateClosing
+	stateClosed
+)
+
+// closeMode says how a close proceeds.
+type closeMode uint8
+
+const (
+	// closeDrain sends the close frame after the queued frames and waits
+	// (closeLinger) for the client's close frame: a polite close
+	// (close_client, shutdown).
+	closeDrain closeMode = iota
+	// closeNow drops the queued frames, sends the close frame and closes
+	// the socket: the client misbehaves (slow, silent, over its rate) or
+	// the worker asked for an immediate close.
+	closeNow
+	// closeReply sends the close frame after the queued frames and closes
+	// the socket: the client sent its close frame or broke the protocol.
+	closeReply
+)
+
+// codeAbnormal is the close code reported when the connection dropped
+// without a close frame (RFC 6455 1006; never sent on the wire).
+const codeAbnormal = 1006
+
+// conn is one client. Fields are grouped by who may touch them; see
+// the package documentation (doc.go) for the lock order.
+type conn struct {
+	g      *Gateway
+	seq    uint64
+	nc     net.Conn
+	remote string
+	// flushFn is c.flush, bound once so that starting a flusher does not
+	// allocate.
+	flushFn func()
+	readFn  func() // c.readReady, bound once
+
+	// Heartbeat state: lastSeen is written by readers, read by the
+	// heartbeat; lastPing belongs to the heartbeat goroutine.
+	lastSeen atomic.Int64 // unix nanos of the last frame from the client
+	lastPing int64
+
+	// Reader state, touched only by the goroutine that holds reading.
+	reading  atomic.Bool
+	rd       wsconn.Reader
+	tokens   float64 // rate limit bucket
+	tokensAt int64
+
+	mu          sync.Mutex
+	state       connState
+	connectSent bool // the Connect event went out: a Close event must follow
+	flushing    bool // a flusher goroutine runs
+	desc        *netpoll.Desc
+	q           gwqueue.Queue
+	inflight    int // bytes being written by the flusher
+	lingerCh    chan struct{}
+	closeCode   uint16
+	closeReason string
+	uid         string
+	groups      []string
+	// session is replaced, never modified, so events may share it.
+	session     map[string]string
+	sessionSize int // approximate encoded size of session
+	sessionVer  uint64
+}
+
+func newConn(g *Gateway, nc net.Conn, remote string) *conn {
+	c := &conn{g: g, seq: g.seq.Add(1), nc: nc, remote: remote}
+	c.flushFn = c.flush
+	c.readFn = c.readReady
+	c.rd.Limits = wsconn.Limits{MaxFrameSize: g.cfg.MaxFrameSize, MaxMessageSize: g.cfg.MaxMessageSize}
+	now := time.Now().UnixNano()
+	c.lastSeen.Store(now)
+	c.lastPing = now
+	c.tokens = float64(g.cfg.MessageBurst)
+	c.tokensAt = now
+	return c
+}
+
+// key is the client's routing key.
+func (c *conn) key() uint64 { return rendezvous.Key(c.g.nodeID, c.seq) }
+
+// attach makes an upgraded client live: registered, announced to a worker
+// with a Connect event, and watched for readability.
+func (g *Gateway) attach(nc net.Conn, remote string, hs *wsconn.Handshake) {
+	c := newConn(g, nc, remote)
+	g.hub.add(c)
+	if g.draining.Load() {
+		// Shutdown began after the handshake; drain may have missed c.
+		c.finish(wsconn.CloseGoingAway, "going away")
+		return
+	}
+	connect := &pb.Connect{RemoteAddr: remote, Path: hs.Path, Query: hs.RawQuery}
+	size := len(remote) + len(hs.Path) + len(hs.RawQuery)
+	if len(hs.Headers) > 0 {
+		connect.Headers = make([]*pb.Header, len(hs.Headers))
+		for i, h := range hs.Headers {
+			connect.Headers[i] = &pb.Header{Name: h.Name, Value: h.Value}
+			size += len(h.Name) + len(h.Value) + 8
+		}
+	}
+	c.mu.Lock()
+	if c.state == stateClosed {
+		c.mu.Unlock()
+		return
+	}
+	c.connectSent = true
+	g.emitLocked(c, &pb.Event{Kind: &pb.Event_Connect{Connect: connect}}, size)
+	if _, ok := nc.(syscall.Conn); !ok {
+		// No fd to poll (e.g. a TLS connection, whose buffered plaintext
+		// the socket's readiness does not show): one reader goroutine.
+		c.mu.Unlock()
+		g.connWG.Add(1)
+		go c.readLoop()
+		return
+	}
+	// Registered under c.mu so that finish (which removes it) cannot run
+	// in between and leave a registration on a closed, reused fd.
+	desc, err := g.poller.Add(nc, c.onReadable)
+	if err == nil {
+		c.desc = desc
+	}
+	c.mu.Unlock()
+	if err != nil {
+		g.log.Warn("client not registered with the poller", "remote", remote, "err", err)
+		c.finish(wsconn.CloseInternalError, "internal error")
+	}
+}
+
+// onReadable runs on the poller goroutine: it must not block.
+func (c *conn) onReadable() { c.g.pool.Schedule(c.readFn) }
+
+// readReady reads the frames available, then re-arms the poller. An idle
+// client holds no goroutine and no read buffer.
+func (c *conn) readReady() {
+	if !c.reading.CompareAndSwap(false, true) {
+		return
+	}
+	br := c.g.readers.Get().(*bufio.Reader)
+	br.Reset(c.nc)
+	more := c.readFrames(br)
+	br.Reset(nil)
+	c.g.readers.Put(br)
+	// Releasing reading orders this run before the next one, which the
+	// re-armed poller may start at once.
+	c.reading.Store(false)
+	if !more {
+		return
+	}
+	c.mu.Lock()
+	var err error
+	if c.state != stateClosed && c.desc != nil {
+		err = c.g.poller.Resume(c.desc)
+	}
+	c.mu.Unlock()
+	if err != nil && !errors.Is(err, netpoll.ErrRemoved) {
+		c.finish(codeAbnormal, "")
+	}
+}
+
+// readLoop is the reader goroutine of a client that cannot be polled. It
+// blocks, without a deadline, until the client sends something, then reads
+// as readReady does.
+func (c *conn) readLoop() {
+	defer c.g.connWG.Done()
+	br := bufio.NewReaderSize(c.nc, readBufferSize)
+	for {
+		_ = c.nc.SetReadDeadline(time.Time{})
+		if _, err := br.Peek(1); err != nil {
+			c.readFailed(err)
+			return
+		}
+		if !c.readFrames(br) {
+			return
+		}
+	}
+}
+
+// readFrames reads frames while bytes are buffered or a fragmented message
+// is incomplete. It reports whether the client should be read again.
+func (c *conn) readFrames(br *bufio.Reader) bool {
+	for {
+		if c.isClosed() {
+			return false
+		}
+		_ = c.nc.SetReadDeadline(time.Now().Add(c.g.cfg.FrameTimeout))
+		f, err := c.rd.ReadFrame(br)
+		if err != nil {
+			c.readFailed(err)
+			return false
+		}
+		now := time.Now().UnixNano()
+		c.lastSeen.Store(now)
+		switch f.Kind {
+		case wsconn.KindMessage:
+			if !c.allow(now) {
+				c.g.stats.rateLimited.Add(1)
+				c.close(wsconn.CloseRateLimited, "rate limited", closeNow)
+				continue
+			}
+			c.mu.Lock()
+			if c.state == stateOpen {
+				ev := &pb.Event{Kind: &pb.Event_Message{Message: &pb.Message{Data: f.Payload, Binary: f.Binary}}}
+				c.g.emitLocked(c, ev, len(f.Payload))
+			}
+			c.mu.Unlock()
+		case wsconn.KindPing:
+			c.sendControl(wsconn.AppendPong(nil, f.Payload))
+		case wsconn.KindClose:
+			c.peerClosed(f.CloseCode, f.CloseReason)
+			return false
+		}
+		if br.Buffered() == 0 && !c.rd.Fragmenting() {
+			return true
+		}
+	}
+}
+
+func (c *conn) isClosed() bool {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	return c.state == stateClosed
+}
+
+// allow takes a token from the rate limit bucket.
+func (c *conn) allow(now int64) bool {
+	rate := c.g.cfg.MessageRate
+	if rate <= 0 {
+		return true
+	}
+	burst := float64(c.g.cfg.MessageBurst)
+	c.tokens = min(burst, c.tokens+rate*float64(now-c.tokensAt)/float64(time.Second))
+	c.tokensAt = now
+	if c.tokens < 1 {
+		return false
+	}
+	c.tokens--
+	return true
+}
+
+// readFailed handles a read error: a protocol violation gets a close frame
+// with its code, a slow frame 1008, anything else (EOF) ends the client.
+func (c *conn) readFailed(err error) {
+	var ce *wsconn.CloseError
+	var ne net.Error
+	switch {
+	case errors.As(err, &ce):
+		c.close(ce.Code, ce.Reason, closeReply)
+	case errors.As(err, &ne) && ne.Timeout():
+		c.close(wsconn.ClosePolicyViolation, "frame timeout", closeReply)
+	default:
+		c.finish(codeAbnormal, "")
+	}
+}
+
+// peerClosed answers the client's close frame by echoing its code.
+func (c *conn) peerClosed(code uint16, reason string) {
+	c.mu.Lock()
+	if c.state != stateOpen {
+		// We sent our close first; this is the answer.
+		c.mu.Unlock()
+		c.finish(code, reason)
+		return
+	}
+	frame := wsconn.AppendClose(nil, code, "")
+	start := c.beginCloseLocked(code, reason, closeReply, nil, frame)
+	c.mu.Unlock()
+	if start {
+		go c.flushFn()
+	}
+}
+
+// close starts a server-side close with code and reason. It reports false
+// if the client was already closing.
+func (c *conn) close(code uint16, reason string, mode closeMode) bool {
+	return c.closeWith(code, reason, mode, nil)
+}
+
+// closeWith is close with an optional last frame sent before the close
+// frame.
+func (c *conn) closeWith(code uint16, reason string, mode closeMode, last []byte) bool {
+	frame := wsconn.AppendClose(nil, code, reason)
+	c.mu.Lock()
+	if c.state != stateOpen {
+		c.mu.Unlock()
+		return false
+	}
+	start := c.beginCloseLocked(code, reason, mode, last, frame)
+	c.mu.Unlock()
+	if start {
+		go c.flushFn()
+	}
+	return true
+}
+
+// beginCloseLocked moves an open client to closing and queues the close
+// frame (beyond the budget). It reports whether a flusher must be started.
+func (c *conn) beginCloseLocked(code uint16, reason string, mode closeMode, last, frame []byte) bool {
+	c.state = stateClosing
+	c.closeCode, c.closeReason = code, reason
+	if mode == closeDrain {
+		c.lingerCh = make(chan struct{})
+	}
+	if mode == closeNow {
+		c.q.Reset()
+	}
+	if last != nil {
+		c.q.Push(last)
+	}
+	c.q.Push(frame)
+	return c.kickLocked()
+}
+
+// finish closes the socket and removes the client; code and reason are
+// reported in the Close event unless a close was already under way. It is
+// idempotent and must be called without locks held.
+func (c *conn) finish(code uint16, reason string) {
+	c.mu.Lock()
+	if c.state == stateClosed {
+		c.mu.Unlock()
+		return
+	}
+	if c.state == stateOpen {
+		c.closeCode, c.closeReason = code, reason
+	}
+	c.state = stateClosed
+	c.q.Reset()
+	if c.lingerCh != nil {
+		close(c.lingerCh)
+		c.lingerCh = nil
+	}
+	if c.connectSent {
+		ev := &pb.Event{Kind: &pb.Event_Close{Close: &pb.Close{Code: uint32(c.closeCode), Reason: c.closeReason}}}
+		c.g.emitLocked(c, ev, len(c.closeReason))
+	}
+	desc := c.desc
+	c.desc = nil
+	c.mu.Unlock()
+
+	if desc != nil {
+		_ = c.g.poller.Remove(desc)
+	}
+	_ = c.nc.Close()
+	c.g.hub.remove(c)
+	c.g.nconns.Add(-1)
+	c.g.clientGone()
+}

@@ -1,0 +1,63 @@
+// Package gateway is the gateway role of gatewayworker: it holds client
+// WebSocket connections and serves the internal Link service through which
+// workers receive client events and send commands. It has no business
+// logic.
+//
+// # Clients
+//
+// A client id is the gateway's random node id (drawn per start) and a
+// per-gateway connection sequence (see internal/clientid). After the
+// upgrade (no net/http: wsconn.Upgrade on the raw connection) a client is
+// registered with an epoll poller; when it is readable a pool goroutine
+// reads the frames available with a pooled buffer and re-arms the poller.
+// An idle client holds no goroutine and no buffer. Writes go through a
+// per-client queue of shared, encoded frames with a byte budget
+// (MaxPending); a flusher goroutine exists only while the queue is not
+// empty and writes with one writev per round. A broadcast encodes its
+// frame once. A client that cannot keep up is closed with 4000 and
+// counted; no client slows another.
+//
+// Close codes sent by the gateway (see internal/wsconn for the table):
+// 1000 on close_client without a code, 1001 on shutdown, 1002/1007/1009 on
+// protocol violations, 1008 when a frame does not arrive within
+// FrameTimeout, 4000 slow consumer, 4001 heartbeat timeout, 4002 rate
+// limited. A client's own close code is echoed. The Close event carries
+// the client's code, the gateway's, or 1006 if the connection dropped.
+//
+// # Events and delivery
+//
+// Each client's events (Connect with the handshake data, Message, Close)
+// go to one worker, picked by rendezvous hashing of the client id over the
+// links whose Hello asked for events, so they are handled in order. When
+// no worker is linked, events are dropped and counted (Stats.EventsDropped)
+// and the messages sent meanwhile are lost. A link keeps its events until
+// the worker acks them (cumulatively); when the link breaks, its unacked
+// events go to the remaining workers with redelivered set: delivery is at
+// least once, and a redelivered event may reach the new worker after newer
+// events of the same client. A link holds at most MaxUnacked events; past
+// it the oldest one is dropped (counted in Stats.EventsOverflow, logged
+// once per episode) rather than stopping the clients.
+//
+// # Commands
+//
+// Commands of one link are applied in order on that link's receive
+// goroutine. Sends to unknown clients are dropped silently; commands on one
+// client (join, leave, bind, unbind, set_session, close_client) reply
+// ErrClientNotFound when asked for a reply. A KIND_CLIENTS query that
+// lists conns and is not count_only replies ErrClientNotFound for an
+// unknown conn, along with the clients found.
+//
+// # Lock order
+//
+// Locks are taken in this order; a goroutine holding one never takes an
+// earlier one:
+//
+//  1. router.mu (link set changes)
+//  2. a group index shard, or the uid index shards of one bind (ascending)
+//  3. a client shard of the hub
+//  4. conn.mu (client state and write queue)
+//  5. link.mu (a link's event and reply queues)
+//
+// Client events are routed while holding conn.mu, which orders them per
+// client. finish (closing a socket) and hub removal run with no lock held.
+package gateway

@@ -1,0 +1,61 @@
+package gateway
+
+import "sync/atomic"
+
+// Stats is a snapshot of the gateway's state and counters.
+type Stats struct {
+	Clients     int // connected clients
+	Groups      int // non-empty groups
+	Uids        int // bound uids
+	Workers     int // linked workers (links with events)
+	PushClients int // linked push clients
+	// Announced: a register holds the gateway's lease (always false
+	// without Config.Registers). For readiness checks.
+	Announced bool
+
+	Accepted          uint64 // clients upgraded
+	Rejected          uint64 // handshakes refused or failed
+	OverLimit         uint64 // of Rejected: refused with 503 past MaxConnections
+	SlowConsumer      uint64 // clients closed with 4000
+	HeartbeatTimeout  uint64 // clients closed with 4001
+	RateLimited       uint64 // clients closed with 4002
+	EventsDropped     uint64 // events dropped because no worker was linked
+	EventsOverflow    uint64 // events dropped past MaxUnacked
+	EventsRedelivered uint64 // unacked events handed to another worker
+	LinksRejected     uint64 // link calls refused for a wrong secret
+}
+
+type counters struct {
+	accepted, rejected, overLimit                atomic.Uint64
+	slowConsumer, heartbeatTimeout, rateLimited  atomic.Uint64
+	eventsDropped, eventsOverflow, eventsRedeliv atomic.Uint64
+	linkRejected                                 atomic.Uint64
+}
+
+// Stats returns the current state and counters.
+func (g *Gateway) Stats() Stats {
+	workers, push := g.router.counts()
+	return Stats{
+		Clients:           g.hub.count(),
+		Groups:            g.hub.groupCount(),
+		Uids:              g.hub.uidCount(),
+		Workers:           workers,
+		PushClients:       push,
+		Announced:         g.announced(),
+		Accepted:          g.stats.accepted.Load(),
+		Rejected:          g.stats.rejected.Load(),
+		OverLimit:         g.stats.overLimit.Load(),
+		SlowConsumer:      g.stats.slowConsumer.Load(),
+		HeartbeatTimeout:  g.stats.heartbeatTimeout.Load(),
+		RateLimited:       g.stats.rateLimited.Load(),
+		EventsDropped:     g.stats.eventsDropped.Load(),
+		EventsOverflow:    g.stats.eventsOverflow.Load(),
+		EventsRedelivered: g.stats.eventsRedeliv.Load(),
+		LinksRejected:     g.stats.linkRejected.Load(),
+	}
+}
+
+func (g *Gateway) announced() bool {
+	a := g.announcer.Load()
+	return a != nil && a.Announced()
+}
