@@ -1,0 +1,93 @@
+package businessworker
+
+import (
+	"crypto/tls"
+	"fmt"
+	"log/slog"
+	"os"
+	"time"
+
+	"google.golang.org/grpc"
+	"google.golang.org/grpc/credentials"
+
+	"github.com/gatewayworker/gatewayworker/internal/linker"
+)
+
+// Defaults for zero Config fields.
+const (
+	// DefaultConcurrency is the number of goroutines handling events.
+	DefaultConcurrency = linker.DefaultConcurrency
+	// DefaultStopTimeout is how long Run waits for the events in hand at
+	// shutdown, and then again for the final flush and OnWorkerStop.
+	DefaultStopTimeout = 10 * time.Second
+)
+
+// Config configures a Worker.
+type Config struct {
+	// Registers are the register addresses (host:port); required.
+	Registers []string
+	// Secret is the cluster secret ("" sends none).
+	Secret string
+	// Name appears in the gateways' logs and stats; default: the host name.
+	Name string
+	// Handler is the business code; required.
+	Handler Handler
+	// Concurrency is the number of goroutines handling events
+	// (DefaultConcurrency).
+	Concurrency int
+	// StopTimeout bounds the shutdown steps of Run (DefaultStopTimeout).
+	StopTimeout time.Duration
+	// TLS, if set, secures the links to registers and gateways.
+	TLS *tls.Config
+	// Logger receives link changes and handler panics; nil discards.
+	Logger *slog.Logger
+}
+
+// PushConfig configures a PushClient.
+type PushConfig struct {
+	Registers []string    // required
+	Secret    string      // cluster secret
+	Name      string      // default: the host name
+	TLS       *tls.Config // optional
+	Logger    *slog.Logger
+}
+
+func (c *Config) validate(haveSource bool) error {
+	if len(c.Registers) == 0 && !haveSource {
+		return fmt.Errorf("%w: Registers is required", ErrInvalidConfig)
+	}
+	if c.Handler == nil {
+		return fmt.Errorf("%w: Handler is required", ErrInvalidConfig)
+	}
+	if c.Concurrency < 0 || c.StopTimeout < 0 {
+		return fmt.Errorf("%w: negative Concurrency or StopTimeout", ErrInvalidConfig)
+	}
+	if c.Concurrency == 0 {
+		c.Concurrency = DefaultConcurrency
+	}
+	if c.StopTimeout == 0 {
+		c.StopTimeout = DefaultStopTimeout
+	}
+	c.Name = defaultName(c.Name)
+	if c.Logger == nil {
+		c.Logger = slog.New(slog.DiscardHandler)
+	}
+	return nil
+}
+
+func defaultName(name string) string {
+	if name != "" {
+		return name
+	}
+	if h, err := os.Hostname(); err == nil {
+		return h
+	}
+	return "worker"
+}
+
+func dialOptions(t *tls.Config) []grpc.DialOption {
+	if t == nil {
+		return nil
+	}
+	return []grpc.DialOption{grpc.WithTransportCredentials(credentials.NewTLS(t))}
+}

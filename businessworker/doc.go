@@ -1,0 +1,47 @@
+// Package businessworker is the library business code imports to talk to
+// gatewayworker gateways: the Worker receives client events and runs the
+// Handler; the PushClient sends from any Go program (a web handler, a cron
+// job) without events. Both use the same API (GatewayWorker's Lib\Gateway).
+//
+// # How it links
+//
+// A Worker or PushClient watches the registers for live gateways and keeps
+// one gRPC link to each. A command for one client goes to the gateway whose
+// node id is the client id's high half, with no lookup; commands for uids,
+// groups or everyone go to every linked gateway.
+//
+// # Ordering and delivery
+//
+// Commands are asynchronous: a call returns once the command is queued, and
+// fails only for a bad argument (ErrInvalidClientID, ErrEmptyGroup,
+// ErrEmptyUID), a gateway that is not linked (ErrGatewayNotLinked) or a
+// stopped worker. Commands from one Worker or PushClient to one gateway are
+// applied in the order sent, so messages to one client keep their order and a
+// query sees the effect of earlier commands. Flush waits until every command
+// sent so far is applied.
+//
+// Queries (IsOnline, GetSession, counts and lists) ask the gateways concerned
+// in parallel under ctx's deadline (10 s when ctx has none). When a gateway
+// does not answer in time or its link is down, the call returns the merged
+// result of the gateways that answered together with an error naming the
+// others (a *GatewayError per gateway, joined).
+//
+// Events are handled at least once: a gateway keeps an event until the
+// worker's handler returns, and hands it to another worker if the link
+// breaks first (Client.Redelivered reports it). Messages clients send while no
+// worker is linked are dropped by the gateway.
+//
+// # Sessions
+//
+// Client.Session is the client's session as of the event. Changes the
+// handler makes to that map are written back to the gateway (replacing the
+// session) when the handler returns. The next events of the client see the
+// change even when the gateway sent them before the write-back was applied.
+//
+// # Timers
+//
+// Worker.Every runs a function periodically (GatewayWorker's Timer::add);
+// with WithLeaderOnly it runs only on the cluster leader, the worker with the
+// lowest id among those the gateways report, so a cluster-wide broadcast goes
+// out once per tick however many workers run.
+package businessworker

@@ -1,0 +1,268 @@
+package businessworker
+
+import (
+	"context"
+	"fmt"
+	"log/slog"
+	"maps"
+	"runtime/debug"
+	"sync"
+	"sync/atomic"
+	"time"
+
+	"github.com/gatewayworker/gatewayworker/internal/clientid"
+	"github.com/gatewayworker/gatewayworker/internal/linker"
+	pb "github.com/gatewayworker/gatewayworker/proto/gatewayworker/v1"
+)
+
+// Worker links to every live gateway, handles client events with the
+// Handler and offers the API.
+type Worker struct {
+	*API
+	cfg     Config
+	log     *slog.Logger
+	l       *linker.Linker
+	states  clientStates
+	timers  scheduler
+	started chan struct{} // closed when OnWorkerStart has returned
+	running atomic.Bool
+}
+
+// New validates cfg and returns a Worker; Run starts it.
+func New(cfg Config) (*Worker, error) { return newWorker(cfg, nil) }
+
+// newWorker lets tests replace the registers with a Source.
+func newWorker(cfg Config, src linker.Source) (*Worker, error) {
+	if err := cfg.validate(src != nil); err != nil {
+		return nil, err
+	}
+	w := &Worker{
+		cfg:     cfg,
+		log:     cfg.Logger,
+		states:  clientStates{m: make(map[clientid.ID]*clientState)},
+		started: make(chan struct{}),
+	}
+	l, err := linker.New(linker.Config{
+		Registers:   cfg.Registers,
+		Source:      src,
+		Secret:      cfg.Secret,
+		Name:        cfg.Name,
+		Events:      true,
+		Handler:     w.handle,
+		Concurrency: cfg.Concurrency,
+		DialOptions: dialOptions(cfg.TLS),
+		Logger:      cfg.Logger,
+	})
+	if err != nil {
+		return nil, fmt.Errorf("%w: %w", ErrInvalidConfig, err)
+	}
+	w.l = l
+	w.API = &API{l: l}
+	w.timers.wake = make(chan struct{}, 1)
+	return w, nil
+}
+
+// ID returns the worker's linker id: random per Worker, the same on every
+// gateway.
+func (w *Worker) ID() string { return w.l.ID() }
+
+// IsLeader reports whether this worker is the cluster leader: the lowest
+// worker id in the union of the worker sets the linked gateways report. Two
+// workers may both believe they lead for a moment while gateways update.
+func (w *Worker) IsLeader() bool { return w.l.IsLeader() }
+
+// Run links to the gateways and handles events until ctx is done. It calls
+// OnWorkerStart first (events wait for it to return). When ctx is done it
+// stops the timers, stops taking events and finishes those in hand (bounded
+// by StopTimeout; events not handled then go to other workers), flushes the
+// commands, calls OnWorkerStop, flushes again, unlinks and returns nil. It
+// returns ErrRunning if called twice.
+func (w *Worker) Run(ctx context.Context) error {
+	if !w.running.CompareAndSwap(false, true) {
+		return ErrRunning
+	}
+	lctx, unlink := context.WithCancel(context.WithoutCancel(ctx))
+	defer unlink()
+	linkErr := make(chan error, 1)
+	go func() { linkErr <- w.l.Run(lctx) }()
+
+	w.safely("OnWorkerStart", func() { w.cfg.Handler.OnWorkerStart(ctx, w) })
+	close(w.started)
+	tctx, stopTimers := context.WithCancel(ctx)
+	var timers sync.WaitGroup
+	timers.Go(func() { w.timers.run(tctx, w) })
+
+	var err error
+	select {
+	case <-ctx.Done():
+	case err = <-linkErr: // the discovery failed for good
+		linkErr <- err
+	}
+	stopTimers()
+	timers.Wait()
+
+	sctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), w.cfg.StopTimeout)
+	if derr := w.l.Drain(sctx); derr != nil {
+		w.log.Warn("stop: events still in hand were left to other workers", "err", derr)
+	}
+	cancel()
+	sctx, cancel = context.WithTimeout(context.WithoutCancel(ctx), w.cfg.StopTimeout)
+	defer cancel()
+	if ferr := w.l.Flush(sctx); ferr != nil {
+		w.log.Warn("stop: flush", "err", ferr)
+	}
+	w.safely("OnWorkerStop", func() { w.cfg.Handler.OnWorkerStop(sctx, w) })
+	if ferr := w.l.Flush(sctx); ferr != nil {
+		w.log.Warn("stop: flush", "err", ferr)
+	}
+	unlink()
+	if lerr := <-linkErr; err == nil {
+		err = lerr
+	}
+	return err
+}
+
+// handle runs the handler for one event (on a linker dispatch goroutine).
+func (w *Worker) handle(ctx context.Context, ev linker.Event) {
+	select {
+	case <-w.started:
+	case <-ctx.Done():
+		return
+	}
+	e := ev.Ev
+	id := clientid.ID{Node: ev.Gateway, Conn: e.GetConn()}
+	remote, session, version := w.states.begin(id, e)
+	c := &Client{
+		w:           w,
+		id:          id,
+		idStr:       id.String(),
+		remote:      remote,
+		uid:         e.GetUid(),
+		redelivered: e.GetRedelivered(),
+		base:        session,
+		version:     version,
+	}
+	h := w.cfg.Handler
+	switch k := e.GetKind().(type) {
+	case *pb.Event_Connect:
+		hs := Handshake{Path: k.Connect.GetPath(), RawQuery: k.Connect.GetQuery(), RemoteAddr: remote}
+		for _, hd := range k.Connect.GetHeaders() {
+			hs.Headers = append(hs.Headers, Header{Name: hd.GetName(), Value: hd.GetValue()})
+		}
+		w.safely("OnConnect", func() { h.OnConnect(ctx, c) })
+		w.safely("OnWebSocketConnect", func() { h.OnWebSocketConnect(ctx, c, hs) })
+	case *pb.Event_Message:
+		msg := Message{Data: k.Message.GetData(), Binary: k.Message.GetBinary()}
+		w.safely("OnMessage", func() { h.OnMessage(ctx, c, msg) })
+	case *pb.Event_Close:
+		w.safely("OnClose", func() { h.OnClose(ctx, c) })
+		w.states.forget(id)
+		return
+	default:
+		w.log.Warn("unknown event kind", "client", c.idStr)
+		return
+	}
+	if c.changed() {
+		session := maps.Clone(c.session)
+		// The command is queued before the event is acked, on the same link,
+		// so the gateway applies it before it forgets the event.
+		if err := w.l.Enqueue(ctx, id.Node, setSessionCmd(id.Conn, session)); err != nil {
+			w.log.Warn("session write-back", "client", c.idStr, "err", err)
+			return
+		}
+		w.states.wrote(id, session, version)
+	}
+}
+
+// safely runs a handler, turning a panic into a log record.
+func (w *Worker) safely(name string, fn func()) {
+	defer func() {
+		if r := recover(); r != nil {
+			w.log.Error("handler panicked", "handler", name, "panic", r, "stack", string(debug.Stack()))
+		}
+	}()
+	fn()
+}
+
+// Every runs fn every interval while the worker runs (GatewayWorker's
+// Timer::add), starting one interval after Run starts (or after the call, if
+// Run is running). Runs of one timer never overlap; a slow fn delays the next
+// tick. fn's ctx is cancelled when the worker stops. With WithLeaderOnly fn
+// runs only when IsLeader holds at the tick. An interval <= 0 never runs. The
+// returned stop func stops the timer; it is idempotent and does not wait for
+// a run in progress.
+func (w *Worker) Every(interval time.Duration, fn func(ctx context.Context), opts ...TimerOption) (stop func()) {
+	t := &timer{interval: interval, fn: fn, stop: make(chan struct{})}
+	for _, o := range opts {
+		o(&t.opts)
+	}
+	var once sync.Once
+	stop = func() { once.Do(func() { close(t.stop) }) }
+	if interval <= 0 || fn == nil {
+		return stop
+	}
+	w.timers.add(t)
+	return stop
+}
+
+type timer struct {
+	interval time.Duration
+	fn       func(context.Context)
+	opts     timerOptions
+	stop     chan struct{}
+}
+
+// scheduler starts the timers registered with Every on Run's behalf.
+type scheduler struct {
+	mu      sync.Mutex
+	pending []*timer
+	wake    chan struct{} // cap 1
+}
+
+func (s *scheduler) add(t *timer) {
+	s.mu.Lock()
+	s.pending = append(s.pending, t)
+	s.mu.Unlock()
+	select {
+	case s.wake <- struct{}{}:
+	default:
+	}
+}
+
+// run starts pending timers until ctx is done, then waits for them.
+func (s *scheduler) run(ctx context.Context, w *Worker) {
+	var wg sync.WaitGroup
+	defer wg.Wait()
+	for {
+		s.mu.Lock()
+		start := s.pending
+		s.pending = nil
+		s.mu.Unlock()
+		for _, t := range start {
+			wg.Go(func() { t.run(ctx, w) })
+		}
+		select {
+		case <-s.wake:
+		case <-ctx.Done():
+			return
+		}
+	}
+}
+
+func (t *timer) run(ctx context.Context, w *Worker) {
+	tk := time.NewTicker(t.interval)
+	defer tk.Stop()
+	for {
+		select {
+		case <-tk.C:
+			if t.opts.leaderOnly && !w.IsLeader() {
+				continue
+			}
+			w.safely("Every", func() { t.fn(ctx) })
+		case <-t.stop:
+			return
+		case <-ctx.Done():
+			return
+		}
+	}
+}

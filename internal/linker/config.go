@@ -1,0 +1,134 @@
+package linker
+
+import (
+	"context"
+	"fmt"
+	"log/slog"
+	"time"
+
+	"google.golang.org/grpc"
+
+	"github.com/gatewayworker/gatewayworker/internal/discovery"
+	pb "github.com/gatewayworker/gatewayworker/proto/gatewayworker/v1"
+)
+
+// Defaults for zero Config fields.
+const (
+	// DefaultConcurrency is the number of event handler goroutines.
+	DefaultConcurrency = 64
+	// DefaultMaxBatchBytes caps the commands of one LinkRequest (1 MiB); a
+	// single larger command still goes alone.
+	DefaultMaxBatchBytes = 1 << 20
+	// DefaultMaxBatchCommands caps the number of commands of one LinkRequest.
+	DefaultMaxBatchCommands = 1024
+	// DefaultMaxQueueBytes bounds the commands queued for one gateway
+	// (64 MiB). Past it, enqueuing blocks (bounded by the caller's ctx) while
+	// the link is up, and fails with ErrLinkDown while it is down.
+	DefaultMaxQueueBytes = 64 << 20
+	// DefaultAckDelay is the longest an ack waits to be coalesced with later
+	// ones while events of the link are still in hand.
+	DefaultAckDelay = 5 * time.Millisecond
+	// DefaultQueryTimeout bounds a query or flush whose ctx has no deadline.
+	DefaultQueryTimeout = 10 * time.Second
+	// DefaultConnectWait is how long a query waits for a gateway that joined
+	// the set and has not linked yet; a link that was up and broke fails at
+	// once with ErrLinkDown.
+	DefaultConnectWait = 3 * time.Second
+	// DefaultDialTimeout bounds dialing a gateway and its Hello/Welcome.
+	DefaultDialTimeout = 3 * time.Second
+	// DefaultCloseTimeout bounds the goodbye of a link on shutdown (last
+	// commands and ack, then the end of the stream).
+	DefaultCloseTimeout = time.Second
+)
+
+// maxCommandBytes is the largest command accepted: one gRPC message minus
+// room for the LinkRequest envelope.
+const maxCommandBytes = discovery.MaxMessageSize - 64<<10
+
+// Source reports the set of live gateways: it calls onChange with the full set
+// after the first snapshot and after every change, never concurrently, until
+// ctx is done. discovery.Watcher.Run has this shape.
+type Source func(ctx context.Context, onChange func(gateways []*pb.GatewayInfo)) error
+
+// Event is one client event received from a gateway.
+type Event struct {
+	Gateway uint64    // node id of the gateway; the client id is (Gateway, Ev.Conn)
+	Ev      *pb.Event // owned by the handler
+}
+
+// EventHandler handles one event. It may block; it runs concurrently for
+// different clients and in order for one client. The event is acked when it
+// returns. ctx is cancelled when the Linker gives up on events in hand
+// (Drain's ctx expired, or Run returned).
+type EventHandler func(ctx context.Context, ev Event)
+
+// Config configures a Linker.
+type Config struct {
+	// Registers are the register addresses watched when Source is nil.
+	Registers []string
+	// Source overrides the discovery of gateways (tests, static sets).
+	Source Source
+	// Secret is the cluster secret sent on every call.
+	Secret string
+	// Name is sent in Hello for the gateway's logs.
+	Name string
+	// Events makes this linker a worker: gateways route client events to it
+	// and Handler is required.
+	Events  bool
+	Handler EventHandler
+	// Concurrency is the number of event handler goroutines
+	// (DefaultConcurrency).
+	Concurrency int
+	// DialOptions are extra gRPC dial options (e.g. TLS credentials).
+	DialOptions []grpc.DialOption
+	// MinBackoff and MaxBackoff bound the reconnect delays
+	// (discovery.DefaultMinBackoff, discovery.DefaultMaxBackoff).
+	MinBackoff, MaxBackoff time.Duration
+	MaxBatchBytes          int           // DefaultMaxBatchBytes
+	MaxBatchCommands       int           // DefaultMaxBatchCommands
+	MaxQueueBytes          int           // DefaultMaxQueueBytes
+	AckDelay               time.Duration // DefaultAckDelay
+	QueryTimeout           time.Duration // DefaultQueryTimeout
+	ConnectWait            time.Duration // DefaultConnectWait
+	DialTimeout            time.Duration // DefaultDialTimeout
+	CloseTimeout           time.Duration // DefaultCloseTimeout
+	// Logger receives link state changes; nil discards.
+	Logger *slog.Logger
+}
+
+func (c *Config) setDefaults() error {
+	if c.Source == nil && len(c.Registers) == 0 {
+		return fmt.Errorf("%w: Registers or Source required", ErrConfig)
+	}
+	if c.Events && c.Handler == nil {
+		return fmt.Errorf("%w: Handler required with Events", ErrConfig)
+	}
+	if c.Concurrency < 0 || c.MaxBatchBytes < 0 || c.MaxBatchCommands < 0 || c.MaxQueueBytes < 0 ||
+		c.AckDelay < 0 || c.QueryTimeout < 0 || c.ConnectWait < 0 || c.DialTimeout < 0 ||
+		c.CloseTimeout < 0 || c.MinBackoff < 0 || c.MaxBackoff < 0 {
+		return fmt.Errorf("%w: negative value", ErrConfig)
+	}
+	def := func(v *int, d int) {
+		if *v == 0 {
+			*v = d
+		}
+	}
+	defDur := func(v *time.Duration, d time.Duration) {
+		if *v == 0 {
+			*v = d
+		}
+	}
+	def(&c.Concurrency, DefaultConcurrency)
+	def(&c.MaxBatchBytes, DefaultMaxBatchBytes)
+	def(&c.MaxBatchCommands, DefaultMaxBatchCommands)
+	def(&c.MaxQueueBytes, DefaultMaxQueueBytes)
+	defDur(&c.AckDelay, DefaultAckDelay)
+	defDur(&c.QueryTimeout, DefaultQueryTimeout)
+	defDur(&c.ConnectWait, DefaultConnectWait)
+	defDur(&c.DialTimeout, DefaultDialTimeout)
+	defDur(&c.CloseTimeout, DefaultCloseTimeout)
+	if c.Logger == nil {
+		c.Logger = slog.New(slog.DiscardHandler)
+	}
+	return nil
+}

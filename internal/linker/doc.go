@@ -1,0 +1,40 @@
+// Package linker is the engine shared by businessworker's Worker and
+// PushClient: it keeps one gRPC Link stream to every live gateway, batches
+// commands onto those links, routes them by client id, runs queries across
+// gateways and, for workers, dispatches client events to handlers and acks
+// them cumulatively.
+//
+// # Links
+//
+// A Linker learns the live gateways from a Source (by default a
+// discovery.Watcher over the registers). For every gateway in the set it runs
+// one link goroutine that dials the gateway's LAN address, sends Hello, waits
+// for Welcome and then runs the session: a sender goroutine (this one) and a
+// receiver goroutine. A broken session is retried with discovery.Backoff for
+// as long as the gateway stays in the set; a gateway that leaves the set has
+// its link closed.
+//
+// # Commands
+//
+// Each gateway has one ordered command queue that survives reconnects. The
+// sender takes whatever is queued and sends it as one LinkRequest (at most
+// MaxBatchBytes / MaxBatchCommands), together with the latest cumulative ack.
+// Commands on one link are applied in order by the gateway, so a query or a
+// flush observes every earlier command of this linker on that gateway.
+// Commands taken into a batch when a stream breaks are lost (at most once);
+// commands still queued are sent on the next session.
+//
+// # Events
+//
+// Events are dispatched to Concurrency goroutines sharded by client id: the
+// events of one client run in order, different clients in parallel. When a
+// handler returns, its event is done; the ack sent to the gateway is the
+// highest seq such that every event up to it is done, sent at most every
+// AckDelay while events are still in hand, and at once when none are.
+//
+// # Goroutines
+//
+// Run owns every goroutine: the source, one per gateway link (plus its
+// receiver), and the dispatch shards. All are stopped and awaited before Run
+// returns.
+package linker

@@ -1,0 +1,396 @@
+package linker
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"slices"
+	"strings"
+	"sync"
+	"testing"
+	"time"
+
+	"github.com/gatewayworker/gatewayworker/internal/clientid"
+	"github.com/gatewayworker/gatewayworker/internal/linker/linkertest"
+	pb "github.com/gatewayworker/gatewayworker/proto/gatewayworker/v1"
+)
+
+const testWait = 5 * time.Second
+
+func sendCmd(i int, size int) *pb.Command {
+	data := make([]byte, size)
+	copy(data, fmt.Sprint(i))
+	return &pb.Command{Op: &pb.Command_Send{Send: &pb.Send{Target: pb.Send_TARGET_CLIENTS, Conns: []uint64{uint64(i)}, Data: data}}}
+}
+
+func TestNewValidates(t *testing.T) {
+	if _, err := New(Config{}); !errors.Is(err, ErrConfig) {
+		t.Fatalf("no registers: %v", err)
+	}
+	if _, err := New(Config{Registers: []string{"127.0.0.1:1"}, Events: true}); !errors.Is(err, ErrConfig) {
+		t.Fatalf("events without handler: %v", err)
+	}
+	if _, err := New(Config{Registers: []string{"127.0.0.1:1"}, AckDelay: -1}); !errors.Is(err, ErrConfig) {
+		t.Fatalf("negative: %v", err)
+	}
+}
+
+func TestBatchingByCount(t *testing.T) {
+	g := linkertest.NewGateway(t, 0x1111)
+	l := startLinker(t, Config{Source: linkertest.NewSource(g).Run})
+	ctx := context.Background()
+	const n = 3000
+	cmds := make([]*pb.Command, n)
+	for i := range cmds {
+		cmds[i] = sendCmd(i, 8)
+	}
+	if err := l.Enqueue(ctx, g.Info.NodeId, cmds...); err != nil {
+		t.Fatal(err)
+	}
+	linkertest.WaitFor(t, "all commands", testWait, func() bool { _, c, _, _ := g.Snapshot(); return len(c) == n })
+	_, got, batches, _ := g.Snapshot()
+	for i, c := range got {
+		if c.GetSend().GetConns()[0] != uint64(i) {
+			t.Fatalf("command %d out of order: %v", i, c.GetSend().GetConns())
+		}
+	}
+	maxLen := 0
+	for _, b := range batches {
+		maxLen = max(maxLen, len(b.GetCommands()))
+	}
+	if maxLen != DefaultMaxBatchCommands {
+		t.Fatalf("largest batch %d commands, want %d (batches: %d)", maxLen, DefaultMaxBatchCommands, len(batches))
+	}
+}
+
+func TestBatchingByBytes(t *testing.T) {
+	g := linkertest.NewGateway(t, 0x2222)
+	l := startLinker(t, Config{Source: linkertest.NewSource(g).Run})
+	const n, size = 10, 300 << 10
+	cmds := make([]*pb.Command, n)
+	for i := range cmds {
+		cmds[i] = sendCmd(i, size)
+	}
+	if err := l.Enqueue(context.Background(), g.Info.NodeId, cmds...); err != nil {
+		t.Fatal(err)
+	}
+	linkertest.WaitFor(t, "all commands", testWait, func() bool { _, c, _, _ := g.Snapshot(); return len(c) == n })
+	_, _, batches, _ := g.Snapshot()
+	multi := false
+	for _, b := range batches {
+		if k := len(b.GetCommands()); k > DefaultMaxBatchBytes/size {
+			t.Fatalf("batch of %d commands of %d bytes exceeds %d", k, size, DefaultMaxBatchBytes)
+		} else if k > 1 {
+			multi = true
+		}
+	}
+	if !multi {
+		t.Fatalf("no batch carried more than one command (%d batches)", len(batches))
+	}
+	big := sendCmd(0, maxCommandBytes+1)
+	if err := l.Enqueue(context.Background(), g.Info.NodeId, big); !errors.Is(err, ErrTooLarge) {
+		t.Fatalf("oversized command: %v", err)
+	}
+}
+
+// distinctShardConns returns n conns of node that fall into n distinct shards.
+func distinctShardConns(d *dispatcher, node uint64, n int) []uint64 {
+	var conns []uint64
+	seen := map[*shard]bool{}
+	for c := uint64(1); len(conns) < n; c++ {
+		if s := d.shardOf(node, c); !seen[s] {
+			seen[s] = true
+			conns = append(conns, c)
+		}
+	}
+	return conns
+}
+
+func TestCumulativeAckOutOfOrder(t *testing.T) {
+	g := linkertest.NewGateway(t, 0x3333)
+	release := map[uint64]chan struct{}{}
+	handled := make(chan uint64, 3)
+	var mu sync.Mutex
+	l := startLinker(t, Config{Source: linkertest.NewSource(g).Run, Events: true, AckDelay: time.Millisecond,
+		Handler: func(ctx context.Context, ev Event) {
+			mu.Lock()
+			ch := release[ev.Ev.GetConn()]
+			mu.Unlock()
+			<-ch
+			handled <- ev.Ev.GetSeq()
+		}})
+	conns := distinctShardConns(l.disp, g.Info.NodeId, 3)
+	for _, c := range conns {
+		release[c] = make(chan struct{})
+	}
+	linkertest.WaitFor(t, "link", testWait, func() bool { return l.Linked(g.Info.NodeId) })
+	var evs []*pb.Event
+	for i, c := range conns {
+		evs = append(evs, &pb.Event{Seq: uint64(i + 1), Conn: c, Kind: &pb.Event_Message{Message: &pb.Message{Data: []byte("x")}}})
+	}
+	g.Push(&pb.LinkResponse{Events: evs})
+
+	close(release[conns[2]]) // seq 3 first: no ack may cover it yet
+	if s := <-handled; s != 3 {
+		t.Fatalf("handled %d, want 3", s)
+	}
+	close(release[conns[0]]) // seq 1: ack 1
+	<-handled
+	linkertest.WaitFor(t, "ack 1", testWait, func() bool { _, _, _, a := g.Snapshot(); return len(a) > 0 })
+	close(release[conns[1]]) // seq 2: ack 3
+	<-handled
+	linkertest.WaitFor(t, "ack 3", testWait, func() bool { _, _, _, a := g.Snapshot(); return len(a) > 0 && a[len(a)-1] == 3 })
+	_, _, _, acks := g.Snapshot()
+	if !slices.Equal(acks, []uint64{1, 3}) {
+		t.Fatalf("acks %v, want [1 3]", acks)
+	}
+}
+
+func TestEventsInOrderPerClient(t *testing.T) {
+	g := linkertest.NewGateway(t, 0x4444)
+	var mu sync.Mutex
+	got := map[uint64][]uint64{}
+	l := startLinker(t, Config{Source: linkertest.NewSource(g).Run, Events: true, Concurrency: 4,
+		Handler: func(ctx context.Context, ev Event) {
+			mu.Lock()
+			got[ev.Ev.GetConn()] = append(got[ev.Ev.GetConn()], ev.Ev.GetSeq())
+			mu.Unlock()
+		}})
+	linkertest.WaitFor(t, "link", testWait, func() bool { return l.Linked(g.Info.NodeId) })
+	const n = 400
+	var evs []*pb.Event
+	for i := range n {
+		evs = append(evs, &pb.Event{Seq: uint64(i + 1), Conn: uint64(i%7 + 1)})
+		if len(evs) == 50 {
+			g.Push(&pb.LinkResponse{Events: evs})
+			evs = nil
+		}
+	}
+	linkertest.WaitFor(t, "ack of every event", testWait, func() bool {
+		_, _, _, a := g.Snapshot()
+		return len(a) > 0 && a[len(a)-1] == n
+	})
+	mu.Lock()
+	defer mu.Unlock()
+	total := 0
+	for conn, seqs := range got {
+		total += len(seqs)
+		if !slices.IsSorted(seqs) {
+			t.Fatalf("conn %d: events out of order: %v", conn, seqs)
+		}
+	}
+	if total != n {
+		t.Fatalf("handled %d events, want %d", total, n)
+	}
+}
+
+func TestQueryMergeAndStalledGateway(t *testing.T) {
+	g1 := linkertest.NewGateway(t, 0x5555)
+	g2 := linkertest.NewGateway(t, 0x6666)
+	g1.Answer = func(c *pb.Command) *pb.Reply {
+		return &pb.Reply{Result: &pb.QueryResult{Count: 2, Clients: []*pb.ClientInfo{{Conn: 7, Uid: "u"}, {Conn: 8}}}}
+	}
+	g2.Answer = func(c *pb.Command) *pb.Reply {
+		return &pb.Reply{Result: &pb.QueryResult{Count: 1, Clients: []*pb.ClientInfo{{Conn: 9}}}}
+	}
+	l := startLinker(t, Config{Source: linkertest.NewSource(g1, g2).Run})
+	linkertest.WaitFor(t, "links", testWait, func() bool { return l.Linked(g1.Info.NodeId) && l.Linked(g2.Info.NodeId) })
+	q := func(uint64) *pb.Query { return &pb.Query{Kind: pb.Query_KIND_CLIENTS} }
+
+	res, err := l.Query(context.Background(), nil, q)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if res.Count != 3 || len(res.Clients) != 3 || res.Clients[2].ID != (clientid.ID{Node: 0x6666, Conn: 9}) {
+		t.Fatalf("merged result: count %d clients %v", res.Count, res.Clients)
+	}
+
+	g2.Mu.Lock()
+	g2.Stall = true
+	g2.Mu.Unlock()
+	ctx, cancel := context.WithTimeout(context.Background(), 200*time.Millisecond)
+	defer cancel()
+	start := time.Now()
+	res, err = l.Query(ctx, nil, q)
+	if took := time.Since(start); took > 2*time.Second {
+		t.Fatalf("query took %v with a 200ms deadline", took)
+	}
+	if !errors.Is(err, context.DeadlineExceeded) || !strings.Contains(err.Error(), clientid.FormatNode(0x6666)) {
+		t.Fatalf("error %v: want a deadline error naming gateway 6666", err)
+	}
+	if strings.Contains(err.Error(), clientid.FormatNode(0x5555)) {
+		t.Fatalf("error names the gateway that answered: %v", err)
+	}
+	if res.Count != 2 || len(res.Clients) != 2 || res.Clients[0].ID.Node != 0x5555 {
+		t.Fatalf("partial result: count %d clients %v", res.Count, res.Clients)
+	}
+}
+
+func TestReconnectAndLinkDown(t *testing.T) {
+	g := linkertest.NewGateway(t, 0x7777)
+	l := startLinker(t, Config{Source: linkertest.NewSource(g).Run, Name: "w1"})
+	node := g.Info.NodeId
+	linkertest.WaitFor(t, "link", testWait, func() bool { return l.Linked(node) })
+	if err := l.Enqueue(context.Background(), node, sendCmd(1, 1)); err != nil {
+		t.Fatal(err)
+	}
+	linkertest.WaitFor(t, "first command", testWait, func() bool { _, c, _, _ := g.Snapshot(); return len(c) == 1 })
+
+	g.Mu.Lock()
+	g.Stall = true // the first flush stays unanswered until the stream breaks
+	g.Mu.Unlock()
+	errc := make(chan error, 1)
+	go func() { errc <- l.Flush(context.Background()) }()
+	linkertest.WaitFor(t, "flush sent", testWait, func() bool { _, c, _, _ := g.Snapshot(); return len(c) == 2 })
+	g.Break()
+	if err := <-errc; !errors.Is(err, ErrLinkDown) {
+		t.Fatalf("flush across a broken link: %v", err)
+	}
+	g.Mu.Lock()
+	g.Stall = false
+	g.Mu.Unlock()
+
+	linkertest.WaitFor(t, "reconnect", testWait, func() bool { h, _, _, _ := g.Snapshot(); return h == 2 && l.Linked(node) })
+	if err := l.Enqueue(context.Background(), node, sendCmd(2, 1)); err != nil {
+		t.Fatal(err)
+	}
+	if err := l.Flush(context.Background()); err != nil {
+		t.Fatal(err)
+	}
+	_, cmds, _, _ := g.Snapshot()
+	if c := cmds[len(cmds)-2]; c.GetSend().GetConns()[0] != 2 {
+		t.Fatalf("command after reconnect: %v", c)
+	}
+	g.Mu.Lock()
+	hello := g.Hellos[1]
+	g.Mu.Unlock()
+	if hello.GetLinkerId() != l.ID() || hello.GetName() != "w1" || hello.GetEvents() {
+		t.Fatalf("hello %v", hello)
+	}
+}
+
+func TestRoutingAndGatewayLeaving(t *testing.T) {
+	g := linkertest.NewGateway(t, 0x8888)
+	src := linkertest.NewSource(g)
+	l := startLinker(t, Config{Source: src.Run})
+	ctx := context.Background()
+	if err := l.Enqueue(ctx, 0x9999, sendCmd(1, 1)); !errors.Is(err, ErrNotLinked) || !strings.Contains(err.Error(), clientid.FormatNode(0x9999)) {
+		t.Fatalf("unknown gateway: %v", err)
+	}
+	linkertest.WaitFor(t, "link", testWait, func() bool { return l.Linked(g.Info.NodeId) })
+	src.Set() // the gateway leaves the set
+	linkertest.WaitFor(t, "unlink", testWait, func() bool {
+		g.Mu.Lock()
+		defer g.Mu.Unlock()
+		return g.Ended
+	})
+	if err := l.Enqueue(ctx, g.Info.NodeId, sendCmd(1, 1)); !errors.Is(err, ErrNotLinked) {
+		t.Fatalf("gateway gone: %v", err)
+	}
+	if err := l.Flush(ctx); err != nil {
+		t.Fatalf("flush with no gateway: %v", err)
+	}
+}
+
+func TestWorkersAndLeader(t *testing.T) {
+	g1 := linkertest.NewGateway(t, 0xaaaa)
+	g2 := linkertest.NewGateway(t, 0xbbbb)
+	g1.Workers = []string{"ffff"}
+	l := startLinker(t, Config{Source: linkertest.NewSource(g1, g2).Run, Events: true, Handler: func(context.Context, Event) {}})
+	linkertest.WaitFor(t, "links", testWait, func() bool { return l.Linked(g1.Info.NodeId) && l.Linked(g2.Info.NodeId) })
+	if w := l.Workers(); !slices.Equal(w, []string{"ffff"}) {
+		t.Fatalf("workers %v", w)
+	}
+	g2.Push(&pb.LinkResponse{Workers: []string{l.ID(), "ffff"}, WorkersChanged: true})
+	linkertest.WaitFor(t, "leader", testWait, l.IsLeader)
+	g2.Push(&pb.LinkResponse{Workers: []string{"0000", l.ID()}, WorkersChanged: true})
+	linkertest.WaitFor(t, "not leader", testWait, func() bool { return !l.IsLeader() })
+	if w := l.Workers(); !slices.Equal(w, []string{"0000", l.ID(), "ffff"}) {
+		t.Fatalf("workers %v", w)
+	}
+}
+
+func TestDrainStopsEvents(t *testing.T) {
+	g := linkertest.NewGateway(t, 0xcccc)
+	block := make(chan struct{})
+	var mu sync.Mutex
+	var seen []uint64
+	l := startLinker(t, Config{Source: linkertest.NewSource(g).Run, Events: true, Handler: func(ctx context.Context, ev Event) {
+		mu.Lock()
+		seen = append(seen, ev.Ev.GetSeq())
+		mu.Unlock()
+		select {
+		case <-block:
+		case <-ctx.Done():
+		}
+	}})
+	linkertest.WaitFor(t, "link", testWait, func() bool { return l.Linked(g.Info.NodeId) })
+	g.Push(&pb.LinkResponse{Events: []*pb.Event{{Seq: 1, Conn: 1}}})
+	linkertest.WaitFor(t, "event 1", testWait, func() bool { mu.Lock(); defer mu.Unlock(); return len(seen) == 1 })
+
+	ctx, cancel := context.WithTimeout(context.Background(), 50*time.Millisecond)
+	defer cancel()
+	if err := l.Drain(ctx); !errors.Is(err, context.DeadlineExceeded) {
+		t.Fatalf("drain with a blocked handler: %v", err)
+	}
+	g.Push(&pb.LinkResponse{Events: []*pb.Event{{Seq: 2, Conn: 2}}})
+	if err := l.Flush(context.Background()); err != nil { // the event came before the flush reply
+		t.Fatal(err)
+	}
+	mu.Lock()
+	defer mu.Unlock()
+	if len(seen) != 1 {
+		t.Fatalf("events handled after Drain: %v", seen)
+	}
+}
+
+func TestGoodbyeSendsQueuedCommands(t *testing.T) {
+	g := linkertest.NewGateway(t, 0xdddd)
+	l, err := New(Config{Source: linkertest.NewSource(g).Run})
+	if err != nil {
+		t.Fatal(err)
+	}
+	ctx, cancel := context.WithCancel(context.Background())
+	done := make(chan error, 1)
+	go func() { done <- l.Run(ctx) }()
+	linkertest.WaitFor(t, "link", testWait, func() bool { return l.Linked(g.Info.NodeId) })
+	if err := l.Enqueue(context.Background(), g.Info.NodeId, sendCmd(1, 1), sendCmd(2, 1)); err != nil {
+		t.Fatal(err)
+	}
+	cancel()
+	if err := <-done; err != nil {
+		t.Fatal(err)
+	}
+	_, cmds, _, _ := g.Snapshot()
+	if len(cmds) != 2 {
+		t.Fatalf("gateway got %d commands, want 2", len(cmds))
+	}
+	if err := l.Enqueue(context.Background(), g.Info.NodeId, sendCmd(3, 1)); !errors.Is(err, ErrClosed) {
+		t.Fatalf("enqueue after Run: %v", err)
+	}
+	if err := l.Run(context.Background()); !errors.Is(err, ErrRunning) {
+		t.Fatalf("second Run: %v", err)
+	}
+}
+
+// startLinker runs a Linker over src until the test ends.
+func startLinker(t *testing.T, cfg Config) *Linker {
+	t.Helper()
+	if cfg.MinBackoff == 0 {
+		cfg.MinBackoff, cfg.MaxBackoff = 10*time.Millisecond, 50*time.Millisecond
+	}
+	l, err := New(cfg)
+	if err != nil {
+		t.Fatal(err)
+	}
+	ctx, cancel := context.WithCancel(context.Background())
+	done := make(chan error, 1)
+	go func() { done <- l.Run(ctx) }()
+	t.Cleanup(func() {
+		cancel()
+		if err := <-done; err != nil {
+			t.Errorf("Run: %v", err)
+		}
+	})
+	return l
+}
