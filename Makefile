@@ -1,12 +1,73 @@
+# gatewayworker — see README.md. Every target is safe to run on a fresh
+# Debian machine with Go; .ci/run installs the Debian packages the tests use.
+
+GO        ?= go
+GOBIN     ?= $(shell $(GO) env GOPATH)/bin
+PKGS      ?= ./...
+# Pinned code generators (make proto).
 PROTOC_GEN_GO_VERSION      ?= v1.36.12
 PROTOC_GEN_GO_GRPC_VERSION ?= v1.5.1
-GOBIN ?= $(shell go env GOPATH)/bin
+STATICCHECK_VERSION        ?= v0.8.2
+FUZZTIME  ?= 20s
 
-.PHONY: proto
-proto: ## regenerate proto/gatewayworker/v1/*.pb.go
-	GOBIN=$(GOBIN) go install google.golang.org/protobuf/cmd/protoc-gen-go@$(PROTOC_GEN_GO_VERSION)
-	GOBIN=$(GOBIN) go install google.golang.org/grpc/cmd/protoc-gen-go-grpc@$(PROTOC_GEN_GO_GRPC_VERSION)
+.PHONY: all build test race integ lint vet staticcheck fmt-check tidy-check proto proto-check bench bench-compare cover run fuzz clean
+
+all: build test
+
+build: ## build the gatewayworker binary into bin/
+	$(GO) build -o bin/gatewayworker ./cmd/gatewayworker
+	$(GO) build -o bin/gwbench ./cmd/gwbench
+
+run: ## the all-in-one demo: chat page on http://127.0.0.1:8080/
+	$(GO) run ./cmd/gatewayworker demo
+
+test: ## the default test run (race detector on, shuffled): what CI runs
+	$(GO) test -race -shuffle=on -count=1 -timeout 8m $(PKGS)
+
+race: test
+
+integ: ## only the end-to-end tests
+	$(GO) test -race -count=1 -v -run 'TestE2E|TestBrowser|TestMultiHost' ./internal/e2e/...
+
+cover:
+	$(GO) test -count=1 -coverprofile=cover.out $(PKGS) && $(GO) tool cover -func=cover.out | tail -1
+
+lint: vet staticcheck fmt-check tidy-check proto-check
+
+vet:
+	$(GO) vet $(PKGS)
+
+staticcheck:
+	GOBIN=$(GOBIN) $(GO) install honnef.co/go/tools/cmd/staticcheck@$(STATICCHECK_VERSION)
+	$(GOBIN)/staticcheck $(PKGS)
+
+fmt-check:
+	@out=$$(gofmt -l $$(git ls-files '*.go' | grep -v '\.pb\.go$$')); \
+	if [ -n "$$out" ]; then echo "gofmt would change:"; echo "$$out"; exit 1; fi
+
+tidy-check:
+	$(GO) mod tidy
+	git diff --exit-code -- go.mod go.sum
+
+proto: ## regenerate proto/gatewayworker/v1/*.pb.go (needs protoc: apt-get install protobuf-compiler)
+	GOBIN=$(GOBIN) $(GO) install google.golang.org/protobuf/cmd/protoc-gen-go@$(PROTOC_GEN_GO_VERSION)
+	GOBIN=$(GOBIN) $(GO) install google.golang.org/grpc/cmd/protoc-gen-go-grpc@$(PROTOC_GEN_GO_GRPC_VERSION)
 	PATH=$(GOBIN):$$PATH protoc -I proto \
 		--go_out=. --go_opt=module=github.com/gatewayworker/gatewayworker \
 		--go-grpc_out=. --go-grpc_opt=module=github.com/gatewayworker/gatewayworker \
 		proto/gatewayworker/v1/*.proto
+
+proto-check: proto ## fails when the committed generated code is stale
+	git diff --exit-code -- proto/
+
+bench: ## Go micro-benchmarks of the hot paths
+	$(GO) test -run '^$$' -bench . -benchmem -benchtime 200ms $(PKGS)
+
+bench-compare: build ## load runs of ours and the peers side by side (see docs/benchmarks.md)
+	bash bench/compare.sh
+
+fuzz: ## each fuzz target for FUZZTIME
+	bash scripts/fuzz.sh $(FUZZTIME)
+
+clean:
+	rm -rf bin cover.out

@@ -1,0 +1,111 @@
+package main
+
+import (
+	"context"
+	"fmt"
+	"net"
+	"time"
+
+	"github.com/gatewayworker/gatewayworker/gateway"
+	"github.com/gatewayworker/gatewayworker/internal/cli"
+)
+
+type gatewayOptions struct {
+	listen    string
+	lan       string
+	registers []string
+	name      string
+	secret    string
+	admin     string
+	limits    gatewayLimits
+	log       cli.Logging
+}
+
+// gatewayLimits are the client-facing options shared by gateway and demo.
+type gatewayLimits struct {
+	handshakeTimeout time.Duration
+	maxMessageSize   int64
+	maxConnections   int
+	allowedOrigins   []string
+	maxPending       int64
+	writeTimeout     time.Duration
+	pingInterval     time.Duration
+	pingMaxMissed    int
+	messageRate      float64
+	messageBurst     int
+	drainTimeout     time.Duration
+	advertisePublic  string
+	advertiseLAN     string
+}
+
+func (l *gatewayLimits) define(s *cli.Set) {
+	s.Duration(&l.handshakeTimeout, "handshake-timeout", gateway.DefaultHandshakeTimeout, "time a client has to finish its WebSocket upgrade")
+	s.Int64(&l.maxMessageSize, "max-message-size", gateway.DefaultMaxMessageSize, "largest client message (and frame); larger: close 1009")
+	s.Int(&l.maxConnections, "max-connections", gateway.DefaultMaxConnections, "client connections at most (0: no limit); past it upgrades get 503")
+	s.List(&l.allowedOrigins, "allowed-origins", nil, "comma-separated allowed Origin values, *.example.com patterns allowed (empty: any)")
+	s.Int64(&l.maxPending, "max-pending", int64(gateway.DefaultMaxPending), "bytes queued per client at most; past it: close 4000 (slow consumer)")
+	s.Duration(&l.writeTimeout, "write-timeout", gateway.DefaultWriteTimeout, "deadline of one write to a client; past it: close 4000")
+	s.Duration(&l.pingInterval, "ping-interval", gateway.DefaultPingInterval, "ping a client silent for this long")
+	s.Int(&l.pingMaxMissed, "ping-max-missed", gateway.DefaultPingMaxMissed, "close a client (4001) after this many unanswered pings")
+	s.Float(&l.messageRate, "message-rate", 0, "messages per second a client may send (0: no limit); over: close 4002")
+	s.Int(&l.messageBurst, "message-burst", 0, "burst allowed above --message-rate (0: one second's worth)")
+	s.Duration(&l.drainTimeout, "drain-timeout", gateway.DefaultDrainTimeout, "on shutdown, time to flush and close clients with 1001")
+	s.String(&l.advertisePublic, "advertise-public", "", "client address announced to the register (default: --listen)")
+	s.String(&l.advertiseLAN, "advertise-lan", "", "internal address announced to the register (default: --lan)")
+}
+
+func (l *gatewayLimits) apply(c *gateway.Config) {
+	c.HandshakeTimeout = l.handshakeTimeout
+	c.MaxMessageSize = l.maxMessageSize
+	c.MaxConnections = l.maxConnections
+	c.AllowedOrigins = l.allowedOrigins
+	c.MaxPending = int(l.maxPending)
+	c.WriteTimeout = l.writeTimeout
+	c.PingInterval = l.pingInterval
+	c.PingMaxMissed = l.pingMaxMissed
+	c.MessageRate = l.messageRate
+	c.MessageBurst = l.messageBurst
+	c.DrainTimeout = l.drainTimeout
+	c.AdvertisePublic = l.advertisePublic
+	c.AdvertiseLAN = l.advertiseLAN
+}
+
+func runGateway(ctx context.Context, e env, args []string) error {
+	var o gatewayOptions
+	s := cli.New("gateway", "Run a gateway: it holds client WebSocket connections and links to workers.", e.stderr, e.getenv)
+	s.String(&o.listen, "listen", "127.0.0.1:7272", "WebSocket address for clients")
+	s.String(&o.lan, "lan", "127.0.0.1:2900", "internal gRPC address workers link to")
+	s.List(&o.registers, "register", []string{"127.0.0.1:1236"}, "comma-separated register addresses")
+	s.String(&o.name, "name", "", "gateway name in logs and stats (default: host name)")
+	s.String(&o.secret, "secret", "", "cluster secret required on every internal call (empty: none; loopback only)")
+	s.String(&o.admin, "admin", "", "address for /metrics, /healthz, /readyz and pprof (empty: off)")
+	o.limits.define(s)
+	o.log.Define(s)
+	if err := parse(s, args); err != nil {
+		return err
+	}
+	log, err := o.log.Logger(e.stderr)
+	if err != nil {
+		return usageError{err}
+	}
+	cfg := gateway.Config{Name: o.name, Secret: o.secret, Registers: o.registers, Logger: log}
+	o.limits.apply(&cfg)
+	gw, err := gateway.New(cfg)
+	if err != nil {
+		return usageError{err}
+	}
+	public, err := net.Listen("tcp", o.listen)
+	if err != nil {
+		return fmt.Errorf("gateway: --listen: %w", err)
+	}
+	lan, err := net.Listen("tcp", o.lan)
+	if err != nil {
+		public.Close()
+		return fmt.Errorf("gateway: --lan: %w", err)
+	}
+	log.Info("gateway listening", "ws", public.Addr().String(), "lan", lan.Addr().String())
+	return runAll(ctx, log,
+		task{"gateway", func(ctx context.Context) error { return gw.Serve(ctx, public, lan) }},
+		adminTask(o.admin, nil, nil),
+	)
+}

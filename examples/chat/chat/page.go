@@ -1,0 +1,27 @@
+package chat
+
+import (
+	_ "embed"
+	"html/template"
+	"net/http"
+)
+
+//go:embed index.html
+var pageSource string
+
+var page = template.Must(template.New("chat").Parse(pageSource))
+
+// Page serves the chat page. wsURL is the WebSocket address the page
+// connects to; empty means ws://<the page's host>:7272/. A ?ws= query
+// parameter on the page overrides both.
+func Page(wsURL string) http.Handler {
+	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		if r.URL.Path != "/" {
+			http.NotFound(w, r)
+			return
+		}
+		w.Header().Set("Content-Type", "text/html; charset=utf-8")
+		w.Header().Set("Cache-Control", "no-store")
+		_ = page.Execute(w, struct{ WS string }{wsURL})
+	})
+}
