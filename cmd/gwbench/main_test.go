@@ -1,0 +1,93 @@
+package main
+
+import (
+	"bytes"
+	"net/netip"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/gatewayworker/gatewayworker/internal/loadgen"
+)
+
+func TestParseSources(t *testing.T) {
+	got, err := parseSources("127.0.0.1-127.0.0.3, 127.0.0.9")
+	if err != nil {
+		t.Fatal(err)
+	}
+	want := []string{"127.0.0.1", "127.0.0.2", "127.0.0.3", "127.0.0.9"}
+	if len(got) != len(want) {
+		t.Fatalf("got %v", got)
+	}
+	for i, w := range want {
+		if got[i] != netip.MustParseAddr(w) {
+			t.Fatalf("got %v, want %v", got, want)
+		}
+	}
+	for _, bad := range []string{"", "127.0.0.5-127.0.0.1", "x", "::1", "127.0.0.1-y"} {
+		if _, err := parseSources(bad); err == nil {
+			t.Errorf("%q accepted", bad)
+		}
+	}
+}
+
+func TestParsePIDs(t *testing.T) {
+	got, err := parsePIDs("12, 34,")
+	if err != nil || len(got) != 2 || got[0] != 12 || got[1] != 34 {
+		t.Fatalf("got %v, %v", got, err)
+	}
+	for _, bad := range []string{"0", "-3", "abc"} {
+		if _, err := parsePIDs(bad); err == nil {
+			t.Errorf("%q accepted", bad)
+		}
+	}
+}
+
+func TestParseRunFlags(t *testing.T) {
+	o, err := parseRunFlags(strings.Fields("--url ws://127.0.0.1:9/ --conns 50 --senders 4 --closed-loop --duration 3s --pids 7 --src 127.0.0.2-127.0.0.3 --json out.json --proto centrifuge"), &bytes.Buffer{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	w := o.cfg.Worker
+	if w.Conns != 50 || w.Senders != 4 || !w.ClosedLoop || o.cfg.Duration != 3*time.Second ||
+		len(o.cfg.PIDs) != 1 || len(w.Sources) != 2 || o.jsonPath != "out.json" || w.Proto != loadgen.ProtoCentrifuge {
+		t.Fatalf("options %+v", o)
+	}
+	o, err = parseRunFlags([]string{"--idle", "--senders", "5"}, &bytes.Buffer{})
+	if err != nil || o.cfg.Worker.Senders != 0 {
+		t.Fatalf("idle keeps senders: %+v %v", o, err)
+	}
+}
+
+func TestRunUsageErrors(t *testing.T) {
+	var out, errOut bytes.Buffer
+	if code := run(nil, nil, &out, &errOut); code != 2 {
+		t.Fatalf("no args: exit %d", code)
+	}
+	if code := run([]string{"fly"}, nil, &out, &errOut); code != 2 {
+		t.Fatalf("unknown command: exit %d", code)
+	}
+	if code := run([]string{"run", "--conns", "0"}, nil, &out, &errOut); code != 2 || !strings.Contains(errOut.String(), "invalid config") {
+		t.Fatalf("bad config: exit %d, stderr %q", code, errOut.String())
+	}
+}
+
+func TestOutput(t *testing.T) {
+	line := formatProgress(loadgen.Progress{Phase: "measure", Elapsed: 2 * time.Second, Conns: 10,
+		SentPerSec: 5, DeliveriesPerSec: 50, P50: 800 * time.Microsecond, P99: 3 * time.Millisecond,
+		Servers: []loadgen.ServerProgress{{PID: 9, CPUPercent: 12, RSSMB: 3.5}}})
+	for _, want := range []string{"measure", "conns 10", "deliv/s 50", "p50 800µs", "p99 3.00ms", "pid 9 cpu 12% rss 3.5MB"} {
+		if !strings.Contains(line, want) {
+			t.Errorf("progress %q lacks %q", line, want)
+		}
+	}
+	var b bytes.Buffer
+	printSummary(&b, &loadgen.Report{Proto: "ws", Mode: "rate", Conns: 10, ConnsAsked: 10, Senders: 1, Rate: 2,
+		Deliveries: 100, Latency: loadgen.LatencyReport{P50: 120},
+		Servers: []loadgen.ServerReport{{PID: 9, CPUMicrosPerDelivery: 1.5}}})
+	for _, want := range []string{"10/10 conns", "at 2 msg/s", "deliveries 100", "p50 120", "1.500 µs/delivery"} {
+		if !strings.Contains(b.String(), want) {
+			t.Errorf("summary %q lacks %q", b.String(), want)
+		}
+	}
+}

@@ -1,0 +1,196 @@
+package loadgen
+
+import (
+	"bytes"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"net"
+	"strings"
+	"sync"
+	"testing"
+	"time"
+
+	"github.com/gobwas/ws"
+	"github.com/gobwas/ws/wsutil"
+)
+
+// testServer is a tiny broadcast server on loopback: every data message any
+// client sends goes to every client, one frame each, in either the plain
+// workload protocol or a fake of centrifuge's JSON protocol.
+type testServer struct {
+	t          *testing.T
+	ln         net.Listener
+	centrifuge bool
+	// delay holds each message before broadcasting it.
+	delay time.Duration
+	// hook may change the delivery of message n (counted from 0) to the
+	// connection accepted k-th (from 0): drop it, or send it twice.
+	hook func(n, k int) (drop, dup bool)
+
+	mu    sync.Mutex
+	conns map[*serverConn]struct{}
+	msgs  int
+	wg    sync.WaitGroup
+}
+
+type serverConn struct {
+	nc net.Conn
+	k  int
+	mu sync.Mutex // serialises writes
+}
+
+func startTestServer(t *testing.T, configure func(*testServer)) *testServer {
+	t.Helper()
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	s := &testServer{t: t, ln: ln, conns: map[*serverConn]struct{}{}}
+	if configure != nil {
+		configure(s)
+	}
+	s.wg.Go(s.accept)
+	t.Cleanup(s.close)
+	return s
+}
+
+func (s *testServer) url() string {
+	if s.centrifuge {
+		return "ws://" + s.ln.Addr().String() + "/connection/websocket"
+	}
+	return "ws://" + s.ln.Addr().String() + "/"
+}
+
+func (s *testServer) close() {
+	_ = s.ln.Close()
+	s.mu.Lock()
+	for c := range s.conns {
+		_ = c.nc.Close()
+	}
+	s.mu.Unlock()
+	s.wg.Wait()
+}
+
+func (s *testServer) accept() {
+	for k := 0; ; k++ {
+		nc, err := s.ln.Accept()
+		if err != nil {
+			return
+		}
+		if _, err := ws.Upgrade(nc); err != nil {
+			_ = nc.Close()
+			continue
+		}
+		c := &serverConn{nc: nc, k: k}
+		s.mu.Lock()
+		s.conns[c] = struct{}{}
+		s.mu.Unlock()
+		s.wg.Go(func() { s.serve(c) })
+	}
+}
+
+func (s *testServer) serve(c *serverConn) {
+	defer func() {
+		s.mu.Lock()
+		delete(s.conns, c)
+		s.mu.Unlock()
+		_ = c.nc.Close()
+	}()
+	for {
+		data, op, err := wsutil.ReadClientData(c.nc)
+		if err != nil {
+			return
+		}
+		if op != ws.OpText {
+			continue
+		}
+		if s.centrifuge {
+			if err := s.centrifugeCommands(c, data); err != nil {
+				return
+			}
+			continue
+		}
+		s.broadcast(data)
+	}
+}
+
+func (s *testServer) broadcast(frame []byte) {
+	if s.delay > 0 {
+		time.Sleep(s.delay)
+	}
+	s.mu.Lock()
+	n := s.msgs
+	s.msgs++
+	targets := make([]*serverConn, 0, len(s.conns))
+	for c := range s.conns {
+		targets = append(targets, c)
+	}
+	s.mu.Unlock()
+	for _, c := range targets {
+		var drop, dup bool
+		if s.hook != nil {
+			drop, dup = s.hook(n, c.k)
+		}
+		if drop {
+			continue
+		}
+		for range 1 + btoi(dup) {
+			_ = c.write(frame)
+		}
+	}
+}
+
+func btoi(b bool) int {
+	if b {
+		return 1
+	}
+	return 0
+}
+
+func (c *serverConn) write(p []byte) error {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	return wsutil.WriteServerText(c.nc, p)
+}
+
+// centrifugeCommands answers connect and subscribe, pings once after
+// subscribe, and turns publish commands into push publications.
+func (s *testServer) centrifugeCommands(c *serverConn, data []byte) error {
+	for _, line := range bytes.Split(data, []byte("\n")) {
+		if len(bytes.TrimSpace(line)) == 0 || bytes.Equal(line, []byte("{}")) {
+			continue // pong
+		}
+		var cmd struct {
+			ID        uint64 `json:"id"`
+			Connect   *struct{}
+			Subscribe *struct{ Channel string }
+			Publish   *struct {
+				Channel string
+				Data    json.RawMessage
+			}
+		}
+		if err := json.Unmarshal(line, &cmd); err != nil {
+			return err
+		}
+		switch {
+		case cmd.Connect != nil:
+			if err := c.write(fmt.Appendf(nil, `{"id":%d,"connect":{"client":"x","version":"0"}}`, cmd.ID)); err != nil {
+				return err
+			}
+		case cmd.Subscribe != nil:
+			// Reply and ping in one frame, as centrifuge may batch.
+			if err := c.write(fmt.Appendf(nil, `{"id":%d,"subscribe":{}}`+"\n{}", cmd.ID)); err != nil {
+				return err
+			}
+		case cmd.Publish != nil:
+			if err := c.write(fmt.Appendf(nil, `{"id":%d,"publish":{}}`, cmd.ID)); err != nil {
+				return err
+			}
+			s.broadcast(fmt.Appendf(nil, `{"push":{"channel":%q,"pub":{"data":%s,"offset":1}}}`, cmd.Publish.Channel, cmd.Publish.Data))
+		default:
+			return errors.New("unknown command " + strings.TrimSpace(string(line)))
+		}
+	}
+	return nil
+}
