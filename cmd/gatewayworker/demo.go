@@ -83,8 +83,22 @@ func runDemo(ctx context.Context, e env, args []string) error {
 	page := admin.Handler(admin.Config{}, map[string]http.Handler{"/": chat.Page(wsURL)})
 	log.Info("demo ready: open the chat page in two tabs",
 		"page", "http://"+httpLis.Addr().String()+"/", "ws", wsURL, "register", regAddr)
+	// The register outlives the others so that the gateway's leave on
+	// shutdown is answered; it stops once they have.
+	regCtx, stopRegister := context.WithCancel(context.WithoutCancel(ctx))
+	regDone := make(chan error, 1)
+	go func() { regDone <- reg.Serve(regCtx, regLis) }()
+	defer func() { stopRegister(); <-regDone }()
 	return runAll(ctx, log,
-		task{"register", func(ctx context.Context) error { return reg.Serve(ctx, regLis) }},
+		task{"register-watch", func(ctx context.Context) error {
+			select { // a register that fails stops the demo
+			case err := <-regDone:
+				regDone <- err
+				return fmt.Errorf("register: %w", err)
+			case <-ctx.Done():
+				return nil
+			}
+		}},
 		task{"gateway", func(ctx context.Context) error { return gw.Serve(ctx, wsLis, lanLis) }},
 		task{"worker", w.Run},
 		httpTask("http", httpLis, page),

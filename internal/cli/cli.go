@@ -61,11 +61,11 @@ func (s *Set) usage() {
 	w := s.fs.Output()
 	fmt.Fprintf(w, "Usage: gatewayworker %s [options]%s\n\n%s\n\nOptions (flag > environment > --config file > default):\n", s.name, s.argsHint(), s.summary)
 	s.fs.VisitAll(func(f *flag.Flag) {
-		def := f.DefValue
-		if def == "" {
-			def = `""`
+		if f.DefValue == "" {
+			fmt.Fprintf(w, "  --%s\n    \t%s (env %s)\n", f.Name, f.Usage, EnvName(f.Name))
+			return
 		}
-		fmt.Fprintf(w, "  --%s\n    \t%s (default %s, env %s)\n", f.Name, f.Usage, def, EnvName(f.Name))
+		fmt.Fprintf(w, "  --%s\n    \t%s (default %s, env %s)\n", f.Name, f.Usage, f.DefValue, EnvName(f.Name))
 	})
 }
 
