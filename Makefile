@@ -27,7 +27,7 @@ test: ## the default test run (race detector on, shuffled): what CI runs
 race: test
 
 integ: ## only the end-to-end tests
-	$(GO) test -race -count=1 -v -run 'TestE2E|TestBrowser|TestMultiHost' ./internal/e2e/...
+	$(GO) test -race -count=1 -v -run 'TestE2E|TestBrowser|TestMultiHost' ./internal/e2e/ ./internal/multihost/ ./cmd/gatewayworker/
 
 cover:
 	$(GO) test -count=1 -coverprofile=cover.out $(PKGS) && $(GO) tool cover -func=cover.out | tail -1
