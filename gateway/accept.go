@@ -3,6 +3,7 @@ package gateway
 import (
 	"errors"
 	"fmt"
+	"io"
 	"net"
 	"net/http"
 	"time"
@@ -71,17 +72,21 @@ func (g *Gateway) handshake(nc net.Conn) {
 		},
 	}
 	hs, err := wsconn.Upgrade(nc, &ucfg)
-	g.untrackHandshake(nc)
 	if err != nil {
 		g.stats.rejected.Add(1)
 		if over {
 			g.stats.overLimit.Add(1)
 		}
 		g.log.Debug("handshake failed", "remote", remote, "err", err)
+		if errors.As(err, new(*wsconn.RejectError)) {
+			g.lingerClose(nc)
+		}
+		g.untrackHandshake(nc)
 		g.nconns.Add(-1)
 		_ = nc.Close()
 		return
 	}
+	g.untrackHandshake(nc)
 	_ = nc.SetDeadline(time.Time{})
 	g.stats.accepted.Add(1)
 	g.attach(nc, remote, &hs)
@@ -123,4 +128,27 @@ func (g *Gateway) abortHandshakes() {
 	for nc := range g.handshaking {
 		_ = nc.SetDeadline(time.Now())
 	}
+}
+
+// Bounds of the lingering close after an HTTP error response.
+const (
+	rejectLinger   = 500 * time.Millisecond
+	rejectDrainMax = 64 << 10
+)
+
+// lingerClose half-closes nc after an HTTP error response and reads (and
+// discards) what the client still sends, for at most rejectLinger and
+// rejectDrainMax bytes, before the caller closes it. Closing a socket with
+// unread input sends a TCP reset, which can destroy the response before the
+// client reads it (a client still sending a too-large header, or frames
+// right after its request). Not during shutdown.
+func (g *Gateway) lingerClose(nc net.Conn) {
+	if g.draining.Load() {
+		return
+	}
+	if cw, ok := nc.(interface{ CloseWrite() error }); ok {
+		_ = cw.CloseWrite()
+	}
+	_ = nc.SetReadDeadline(time.Now().Add(rejectLinger))
+	_, _ = io.CopyN(io.Discard, nc, rejectDrainMax)
 }

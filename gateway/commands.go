@@ -19,6 +19,8 @@ type commander struct {
 	exclude []uint64
 	exSet   map[uint64]struct{}
 	seen    map[*conn]struct{}
+	// delivered tallies the recipients of the send in progress (metrics.go).
+	delivered int
 }
 
 // applyAll applies a LinkRequest: its ack, then its commands in order.
@@ -91,7 +93,7 @@ func (cm *commander) send(s *pb.Send) *pb.Reply {
 	case pb.Send_TARGET_ALL:
 		h.forEach(func(c *conn) {
 			if !cm.excluded(c.seq) {
-				c.send(frame)
+				cm.deliver(c, frame)
 			}
 		})
 	case pb.Send_TARGET_CLIENTS:
@@ -100,7 +102,7 @@ func (cm *commander) send(s *pb.Send) *pb.Reply {
 				continue
 			}
 			if c := h.get(seq); c != nil {
-				c.send(frame)
+				cm.deliver(c, frame)
 			}
 		}
 	case pb.Send_TARGET_UIDS:
@@ -109,6 +111,7 @@ func (cm *commander) send(s *pb.Send) *pb.Reply {
 	case pb.Send_TARGET_GROUPS:
 		cm.sendDedup(s.GetGroups(), frame, h.forGroup)
 	}
+	cm.countSend(s)
 	return nil
 }
 
@@ -117,7 +120,7 @@ func (cm *commander) sendDedup(names []string, frame []byte, each func(string, f
 	if len(names) == 1 {
 		each(names[0], func(c *conn) {
 			if !cm.excluded(c.seq) {
-				c.send(frame)
+				cm.deliver(c, frame)
 			}
 		})
 		return
@@ -131,7 +134,7 @@ func (cm *commander) sendDedup(names []string, frame []byte, each func(string, f
 				return
 			}
 			cm.seen[c] = struct{}{}
-			c.send(frame)
+			cm.deliver(c, frame)
 		})
 	}
 	clear(cm.seen)

@@ -6,6 +6,7 @@ import (
 	"os"
 	"time"
 
+	"github.com/prometheus/client_golang/prometheus"
 	"google.golang.org/grpc"
 )
 
@@ -110,6 +111,13 @@ type Config struct {
 	// ServerOptions are extra options of the internal gRPC server (e.g.
 	// TLS credentials).
 	ServerOptions []grpc.ServerOption
+	// DialOptions are extra options for dialling the registers (e.g. TLS
+	// credentials: internal/tlsconf). Default: plaintext.
+	DialOptions []grpc.DialOption
+	// Metrics, if set, is where New registers the gateway's Prometheus
+	// collector (gatewayworker_gateway_* metrics, see docs/operations.md).
+	// nil: not exported (the counters of Stats are kept anyway).
+	Metrics prometheus.Registerer
 }
 
 // withDefaults returns a copy of cfg with the defaults filled in, or an
@@ -187,5 +195,6 @@ func (cfg Config) withDefaults() (Config, error) {
 	c.Registers = append([]string(nil), c.Registers...)
 	c.AllowedOrigins = append([]string(nil), c.AllowedOrigins...)
 	c.ServerOptions = append([]grpc.ServerOption(nil), c.ServerOptions...)
+	c.DialOptions = append([]grpc.DialOption(nil), c.DialOptions...)
 	return c, nil
 }

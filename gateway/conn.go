@@ -50,14 +50,12 @@ const codeAbnormal = 1006
 // conn is one client. Fields are grouped by who may touch them; see
 // the package documentation (doc.go) for the lock order.
 type conn struct {
-	g      *Gateway
-	seq    uint64
-	nc     net.Conn
-	remote string
-	// flushFn is c.flush, bound once so that starting a flusher does not
-	// allocate.
-	flushFn func()
-	readFn  func() // c.readReady, bound once
+	g   *Gateway
+	seq uint64
+	nc  net.Conn
+	// rc is nc's raw socket for the writer shards' non-blocking writes;
+	// nil when nc has no file descriptor (TLS): a flusher writes instead.
+	rc syscall.RawConn
 
 	// Heartbeat state: lastSeen is written by readers, read by the
 	// heartbeat; lastPing belongs to the heartbeat goroutine.
@@ -65,20 +63,22 @@ type conn struct {
 	lastPing int64
 
 	// Reader state, touched only by the goroutine that holds reading.
-	reading  atomic.Bool
 	rd       wsconn.Reader
 	tokens   float64 // rate limit bucket
 	tokensAt int64
 
+	// The small fields are packed: conn is part of the idle memory budget
+	// (TestConnSize).
+	reading     atomic.Bool
+	inflight    int32 // bytes taken from q and not written yet (capped)
 	mu          sync.Mutex
+	closeCode   uint16 // with closeReason, for the Close event
 	state       connState
 	connectSent bool // the Connect event went out: a Close event must follow
-	flushing    bool // a flusher goroutine runs
+	flushing    bool // a writer shard or the flusher owns the writing (writer.go)
 	desc        *netpoll.Desc
 	q           gwqueue.Queue
-	inflight    int // bytes being written by the flusher
 	lingerCh    chan struct{}
-	closeCode   uint16
 	closeReason string
 	uid         string
 	groups      []string
@@ -88,10 +88,13 @@ type conn struct {
 	sessionVer  uint64
 }
 
-func newConn(g *Gateway, nc net.Conn, remote string) *conn {
-	c := &conn{g: g, seq: g.seq.Add(1), nc: nc, remote: remote}
-	c.flushFn = c.flush
-	c.readFn = c.readReady
+func newConn(g *Gateway, nc net.Conn) *conn {
+	c := &conn{g: g, seq: g.seq.Add(1), nc: nc}
+	if sc, ok := nc.(syscall.Conn); ok {
+		if rc, err := sc.SyscallConn(); err == nil {
+			c.rc = rc
+		}
+	}
 	c.rd.Limits = wsconn.Limits{MaxFrameSize: g.cfg.MaxFrameSize, MaxMessageSize: g.cfg.MaxMessageSize}
 	now := time.Now().UnixNano()
 	c.lastSeen.Store(now)
@@ -104,14 +107,20 @@ func newConn(g *Gateway, nc net.Conn, remote string) *conn {
 // key is the client's routing key.
 func (c *conn) key() uint64 { return rendezvous.Key(c.g.nodeID, c.seq) }
 
+// remoteAddr is the client's address (host:port), built on demand: an idle
+// client does not keep the string.
+func (c *conn) remoteAddr() string { return c.nc.RemoteAddr().String() }
+
 // attach makes an upgraded client live: registered, announced to a worker
 // with a Connect event, and watched for readability.
 func (g *Gateway) attach(nc net.Conn, remote string, hs *wsconn.Handshake) {
-	c := newConn(g, nc, remote)
+	c := newConn(g, nc)
 	g.hub.add(c)
 	if g.draining.Load() {
 		// Shutdown began after the handshake; drain may have missed c.
-		c.finish(wsconn.CloseGoingAway, "going away")
+		// It still gets its 1001 (closeReply: c is not read, so no
+		// linger for its answer).
+		c.close(wsconn.CloseGoingAway, "going away", closeReply)
 		return
 	}
 	connect := &pb.Connect{RemoteAddr: remote, Path: hs.Path, Query: hs.RawQuery}
@@ -140,7 +149,7 @@ func (g *Gateway) attach(nc net.Conn, remote string, hs *wsconn.Handshake) {
 	}
 	// Registered under c.mu so that finish (which removes it) cannot run
 	// in between and leave a registration on a closed, reused fd.
-	desc, err := g.poller.Add(nc, c.onReadable)
+	desc, err := g.poller.AddFunc(nc, c.onReadable)
 	if err == nil {
 		c.desc = desc
 	}
@@ -152,7 +161,13 @@ func (g *Gateway) attach(nc net.Conn, remote string, hs *wsconn.Handshake) {
 }
 
 // onReadable runs on the poller goroutine: it must not block.
-func (c *conn) onReadable() { c.g.pool.Schedule(c.readFn) }
+func (c *conn) onReadable(*netpoll.Desc) { c.g.pool.ScheduleTask((*readTask)(c)) }
+
+// readTask is a client as the pool's task of reading it: scheduling it
+// needs no func value per client.
+type readTask conn
+
+func (t *readTask) Run() { (*conn)(t).readReady() }
 
 // readReady reads the frames available, then re-arms the poller. An idle
 // client holds no goroutine and no read buffer.
@@ -162,7 +177,28 @@ func (c *conn) readReady() {
 	}
 	br := c.g.readers.Get().(*bufio.Reader)
 	br.Reset(c.nc)
-	more := c.readFrames(br)
+	switch c.readFrames(br, true) {
+	case readHandedOff:
+		// readSlow owns br and the end of the run now.
+	case readMore:
+		c.endRead(br, true)
+	default:
+		c.endRead(br, false)
+	}
+}
+
+// readSlow continues readReady on a goroutine of the client's own when a
+// frame (or fragmented message) has only partly arrived: it waits for the
+// rest, up to FrameTimeout, without holding one of the pool's workers, so
+// clients that stall mid-frame delay nobody else.
+func (c *conn) readSlow(br *bufio.Reader) {
+	defer c.g.connWG.Done()
+	c.endRead(br, c.readFrames(br, false) == readMore)
+}
+
+// endRead ends a read run: it returns br to the pool, and re-arms the
+// poller if more says the client is to be read again.
+func (c *conn) endRead(br *bufio.Reader, more bool) {
 	br.Reset(nil)
 	c.g.readers.Put(br)
 	// Releasing reading orders this run before the next one, which the
@@ -194,32 +230,59 @@ func (c *conn) readLoop() {
 			c.readFailed(err)
 			return
 		}
-		if !c.readFrames(br) {
+		if c.readFrames(br, false) != readMore {
 			return
 		}
 	}
 }
 
+// readResult says how readFrames ended.
+type readResult uint8
+
+const (
+	readDone      readResult = iota // the client is closing or gone
+	readMore                        // read it again when it is readable
+	readHandedOff                   // readSlow took over br and the read run
+)
+
 // readFrames reads frames while bytes are buffered or a fragmented message
-// is incomplete. It reports whether the client should be read again.
-func (c *conn) readFrames(br *bufio.Reader) bool {
+// is incomplete. Polled (on a pool worker, woken by the poller), it reads a
+// frame only once it has wholly arrived, and hands a partly received one
+// over to readSlow.
+func (c *conn) readFrames(br *bufio.Reader, polled bool) readResult {
 	for {
 		if c.isClosed() {
-			return false
+			return readDone
 		}
 		_ = c.nc.SetReadDeadline(time.Now().Add(c.g.cfg.FrameTimeout))
+		if polled {
+			if br.Buffered() == 0 && !c.rd.Fragmenting() {
+				// The poller saw input: this fills br without waiting.
+				if _, err := br.Peek(1); err != nil {
+					c.readFailed(err)
+					return readDone
+				}
+			}
+			if buf, _ := br.Peek(br.Buffered()); !c.rd.Ready(buf) {
+				c.g.connWG.Add(1)
+				go c.readSlow(br)
+				return readHandedOff
+			}
+		}
 		f, err := c.rd.ReadFrame(br)
 		if err != nil {
 			c.readFailed(err)
-			return false
+			return readDone
 		}
 		now := time.Now().UnixNano()
 		c.lastSeen.Store(now)
 		switch f.Kind {
 		case wsconn.KindMessage:
+			c.g.metrics.received(len(f.Payload))
 			if !c.allow(now) {
-				c.g.stats.rateLimited.Add(1)
-				c.close(wsconn.CloseRateLimited, "rate limited", closeNow)
+				if c.close(wsconn.CloseRateLimited, "rate limited", closeNow) {
+					c.g.stats.rateLimited.Add(1)
+				}
 				continue
 			}
 			c.mu.Lock()
@@ -232,10 +295,10 @@ func (c *conn) readFrames(br *bufio.Reader) bool {
 			c.sendControl(wsconn.AppendPong(nil, f.Payload))
 		case wsconn.KindClose:
 			c.peerClosed(f.CloseCode, f.CloseReason)
-			return false
+			return readDone
 		}
 		if br.Buffered() == 0 && !c.rd.Fragmenting() {
-			return true
+			return readMore
 		}
 	}
 }
@@ -269,9 +332,13 @@ func (c *conn) readFailed(err error) {
 	var ne net.Error
 	switch {
 	case errors.As(err, &ce):
-		c.close(ce.Code, ce.Reason, closeReply)
+		if c.close(ce.Code, ce.Reason, closeReply) {
+			c.g.stats.protocolErrors.Add(1)
+		}
 	case errors.As(err, &ne) && ne.Timeout():
-		c.close(wsconn.ClosePolicyViolation, "frame timeout", closeReply)
+		if c.close(wsconn.ClosePolicyViolation, "frame timeout", closeReply) {
+			c.g.stats.frameTimeouts.Add(1)
+		}
 	default:
 		c.finish(codeAbnormal, "")
 	}
@@ -290,7 +357,7 @@ func (c *conn) peerClosed(code uint16, reason string) {
 	start := c.beginCloseLocked(code, reason, closeReply, nil, frame)
 	c.mu.Unlock()
 	if start {
-		go c.flushFn()
+		c.startFlusher(nil)
 	}
 }
 
@@ -312,7 +379,7 @@ func (c *conn) closeWith(code uint16, reason string, mode closeMode, last []byte
 	start := c.beginCloseLocked(code, reason, mode, last, frame)
 	c.mu.Unlock()
 	if start {
-		go c.flushFn()
+		c.startFlusher(nil)
 	}
 	return true
 }
@@ -327,6 +394,10 @@ func (c *conn) beginCloseLocked(code uint16, reason string, mode closeMode, last
 	}
 	if mode == closeNow {
 		c.q.Reset()
+		if c.inflight > 0 {
+			// A write of the dropped frames is under way: bound it too.
+			_ = c.nc.SetWriteDeadline(time.Now().Add(closeLinger))
+		}
 	}
 	if last != nil {
 		c.q.Push(last)

@@ -10,11 +10,14 @@
 // upgrade (no net/http: wsconn.Upgrade on the raw connection) a client is
 // registered with an epoll poller; when it is readable a pool goroutine
 // reads the frames available with a pooled buffer and re-arms the poller.
-// An idle client holds no goroutine and no buffer. Writes go through a
+// A frame only partly arrived is waited for (up to FrameTimeout) on a
+// goroutine of that client's own, so a client stalling mid-frame never
+// holds a pool goroutine. An idle client holds no goroutine and no buffer. Writes go through a
 // per-client queue of shared, encoded frames with a byte budget
-// (MaxPending); a flusher goroutine exists only while the queue is not
-// empty and writes with one writev per round. A broadcast encodes its
-// frame once. A client that cannot keep up is closed with 4000 and
+// (MaxPending); a few writer shards (one per CPU) write every client's
+// queued frames with one non-blocking write or writev each, and a client
+// whose socket is full is handed to a flusher goroutine of its own until it
+// drains (see writer.go). A broadcast encodes its frame once. A client that cannot keep up is closed with 4000 and
 // counted; no client slows another.
 //
 // Close codes sent by the gateway (see internal/wsconn for the table):
@@ -57,6 +60,9 @@
 //  3. a client shard of the hub
 //  4. conn.mu (client state and write queue)
 //  5. link.mu (a link's event and reply queues)
+//
+// writerShard.mu (a writer shard's dirty list) is a leaf: taken under
+// conn.mu, never held while taking another lock.
 //
 // Client events are routed while holding conn.mu, which orders them per
 // client. finish (closing a socket) and hub removal run with no lock held.

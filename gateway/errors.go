@@ -14,4 +14,7 @@ var (
 	ErrBadCommand = errors.New("gateway: bad command")
 	// ErrNoHello is returned to a linker whose first message has no Hello.
 	ErrNoHello = errors.New("gateway: first link message must carry hello")
+	// ErrNotReady is wrapped by Ready's error: not serving, draining, or no
+	// worker linked.
+	ErrNotReady = errors.New("gateway: not ready")
 )

@@ -42,7 +42,7 @@ func FuzzLinkRequest(f *testing.F) {
 			t.Fatal(err)
 		}
 		for range 3 {
-			g.hub.add(newConn(g, discardConn{}, "127.0.0.1:1"))
+			g.hub.add(newConn(g, discardConn{}))
 		}
 		l := newLink(g, &pb.Hello{LinkerId: "w"})
 		l.cmd.applyAll(l, &req)

@@ -51,9 +51,11 @@ type Gateway struct {
 	seq     atomic.Uint64 // last connection sequence issued
 	nconns  atomic.Int64  // connections, handshakes included (MaxConnections)
 	hub     hub
+	wr      writers // socket writer shards (writer.go)
 	router  router
 	stats   counters
-	ping    []byte // the shared ping frame of the heartbeat
+	metrics gatewayMetrics // Prometheus counters (metrics.go)
+	ping    []byte         // the shared ping frame of the heartbeat
 	readers sync.Pool
 
 	announcer atomic.Pointer[discovery.Announcer] // nil without registers
@@ -95,8 +97,12 @@ func New(cfg Config) (*Gateway, error) {
 		drained:     make(chan struct{}, 1),
 	}
 	g.hub.init()
+	g.wr.init(g)
 	g.router.init(g)
 	g.readers.New = func() any { return bufio.NewReaderSize(nil, readBufferSize) }
+	if err := g.initMetrics(); err != nil {
+		return nil, err
+	}
 	return g, nil
 }
 
@@ -165,10 +171,11 @@ func (g *Gateway) Serve(ctx context.Context, public, lan net.Listener) error {
 		close(annDone)
 	} else {
 		ann, err := discovery.NewAnnouncer(discovery.AnnouncerConfig{
-			Registers: g.cfg.Registers,
-			Gateway:   info,
-			Secret:    g.cfg.Secret,
-			Logger:    g.log,
+			Registers:   g.cfg.Registers,
+			Gateway:     info,
+			Secret:      g.cfg.Secret,
+			DialOptions: g.cfg.DialOptions,
+			Logger:      g.log,
 		})
 		if err != nil {
 			close(annDone)
@@ -192,6 +199,7 @@ func (g *Gateway) Serve(ctx context.Context, public, lan net.Listener) error {
 
 	// Stop accepting, leave the registers.
 	g.draining.Store(true)
+	g.log.Info("gateway draining: closing clients with 1001", "clients", g.hub.count(), "drain_timeout", g.cfg.DrainTimeout)
 	_ = public.Close()
 	g.abortHandshakes()
 	annCancel()
@@ -228,6 +236,7 @@ func (g *Gateway) serverOptions() []grpc.ServerOption {
 		grpc.KeepaliveParams(keepalive.ServerParameters{Time: 10 * time.Second, Timeout: 5 * time.Second}),
 		grpc.MaxRecvMsgSize(16<<20),
 	)
+	opts = append(opts, g.metrics.grpc.ServerOptions()...)
 	return append(opts, g.cfg.ServerOptions...)
 }
 

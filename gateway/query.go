@@ -87,7 +87,7 @@ func (c *conn) info(session, groups bool) (*pb.ClientInfo, bool) {
 	if c.state == stateClosed {
 		return nil, false
 	}
-	ci := &pb.ClientInfo{Conn: c.seq, Uid: c.uid, RemoteAddr: c.remote}
+	ci := &pb.ClientInfo{Conn: c.seq, Uid: c.uid, RemoteAddr: c.remoteAddr()}
 	if session {
 		ci.Session = c.session // never modified in place
 	}

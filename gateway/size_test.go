@@ -13,9 +13,10 @@ import (
 )
 
 // The per-client struct is part of the idle-connection memory budget
-// (about 2 KiB including the socket, poller registration and map entry).
+// (2 KiB of RSS including the socket, poller registration and map entry).
+// 320 bytes is a malloc size class: one field more costs 32 bytes a client.
 func TestConnSize(t *testing.T) {
-	const budget = 512
+	const budget = 320
 	if n := unsafe.Sizeof(conn{}); n > budget {
 		t.Fatalf("conn is %d bytes, budget %d", n, budget)
 	} else {

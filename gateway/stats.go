@@ -23,6 +23,8 @@ type Stats struct {
 	EventsOverflow    uint64 // events dropped past MaxUnacked
 	EventsRedelivered uint64 // unacked events handed to another worker
 	LinksRejected     uint64 // link calls refused for a wrong secret
+	ProtocolErrors    uint64 // clients closed for breaking RFC 6455 or a size limit (1002, 1007, 1009)
+	FrameTimeouts     uint64 // clients closed with 1008: a frame did not arrive within FrameTimeout
 }
 
 type counters struct {
@@ -30,6 +32,7 @@ type counters struct {
 	slowConsumer, heartbeatTimeout, rateLimited  atomic.Uint64
 	eventsDropped, eventsOverflow, eventsRedeliv atomic.Uint64
 	linkRejected                                 atomic.Uint64
+	protocolErrors, frameTimeouts                atomic.Uint64
 }
 
 // Stats returns the current state and counters.
@@ -52,6 +55,8 @@ func (g *Gateway) Stats() Stats {
 		EventsOverflow:    g.stats.eventsOverflow.Load(),
 		EventsRedelivered: g.stats.eventsRedeliv.Load(),
 		LinksRejected:     g.stats.linkRejected.Load(),
+		ProtocolErrors:    g.stats.protocolErrors.Load(),
+		FrameTimeouts:     g.stats.frameTimeouts.Load(),
 	}
 }
 

@@ -20,6 +20,9 @@ import (
 const (
 	// DefaultBindAddr is where a ClusterStore gossips (TCP and UDP).
 	DefaultBindAddr = "127.0.0.1:7946"
+	// DefaultRejoinInterval is how often a ClusterStore retries the Join
+	// addresses that are not among its members.
+	DefaultRejoinInterval = 10 * time.Second
 )
 
 const (
@@ -27,6 +30,9 @@ const (
 	tombstoneTTL = time.Minute
 	// clusterLeaveTimeout bounds the goodbye gossiped by Close.
 	clusterLeaveTimeout = time.Second
+	// deadNodeReclaimTime is how long after its death a register's name may
+	// come back from another address (a rescheduled pod).
+	deadNodeReclaimTime = 10 * time.Second
 )
 
 // never is the expiry of a lease held by a live remote register: the owner
@@ -43,7 +49,13 @@ type ClusterConfig struct {
 	BindAddr string
 	// Join lists gossip addresses of registers already in the cluster. A
 	// register that reaches none starts alone; the others join it later.
+	// Addresses that are not (or no longer) members are retried every
+	// RejoinInterval, so that registers that started alone at the same time,
+	// or were split by a partition, merge.
 	Join []string
+	// RejoinInterval is how often Join addresses missing from the members
+	// are retried. 0: DefaultRejoinInterval; negative: never.
+	RejoinInterval time.Duration
 	// SecretKey encrypts gossip (memberlist keyring): 16, 24 or 32 bytes, the
 	// same on every register; nil: plaintext. See KeyFromSecret.
 	SecretKey []byte
@@ -51,8 +63,9 @@ type ClusterConfig struct {
 	// LAN defaults. Tests use short ones.
 	GossipInterval time.Duration
 	ProbeInterval  time.Duration
-	// Logger receives the store's and memberlist's logs (memberlist's at
-	// debug level). Default: discard.
+	// Logger receives the store's and memberlist's logs (memberlist's
+	// errors and warnings, such as a peer refused for a wrong key, at warn
+	// level, the rest at debug level). Default: discard.
 	Logger *slog.Logger
 }
 
@@ -87,6 +100,9 @@ type ClusterStore struct {
 	timer  *time.Timer
 	armed  time.Time
 	closed bool
+
+	stop chan struct{}  // closed by Close: ends the rejoin loop
+	wg   sync.WaitGroup // the rejoin loop
 }
 
 type tomb struct {
@@ -118,6 +134,9 @@ func NewClusterStore(cfg ClusterConfig) (*ClusterStore, error) {
 	default:
 		return nil, fmt.Errorf("%w: SecretKey must be 16, 24 or 32 bytes", ErrInvalidConfig)
 	}
+	if cfg.RejoinInterval == 0 {
+		cfg.RejoinInterval = DefaultRejoinInterval
+	}
 	if cfg.GossipInterval < 0 || cfg.ProbeInterval < 0 {
 		return nil, fmt.Errorf("%w: negative interval", ErrInvalidConfig)
 	}
@@ -135,6 +154,7 @@ func NewClusterStore(cfg ClusterConfig) (*ClusterStore, error) {
 		leases: newLeaseTable(),
 		tombs:  make(map[uint64]tomb),
 		alive:  make(map[string]bool),
+		stop:   make(chan struct{}),
 	}
 	s.timer = time.AfterFunc(time.Hour, s.expire)
 	s.timer.Stop()
@@ -153,7 +173,8 @@ func NewClusterStore(cfg ClusterConfig) (*ClusterStore, error) {
 	if len(cfg.SecretKey) > 0 {
 		mc.SecretKey = slices.Clone(cfg.SecretKey)
 	}
-	mc.Logger = slog.NewLogLogger(s.log.Handler(), slog.LevelDebug)
+	mc.Logger = memberlistLogger(s.log)
+	mc.DeadNodeReclaimTime = deadNodeReclaimTime
 	d := &clusterDelegate{s: s}
 	mc.Delegate = d
 	mc.Events = d
@@ -172,8 +193,50 @@ func NewClusterStore(cfg ClusterConfig) (*ClusterStore, error) {
 		} else {
 			s.log.Info("joined the register cluster", "contacted", n)
 		}
+		if cfg.RejoinInterval > 0 {
+			join := slices.Clone(cfg.Join)
+			s.wg.Go(func() { s.rejoinLoop(join, cfg.RejoinInterval) })
+		}
 	}
 	return s, nil
+}
+
+// rejoinLoop retries, every interval until Close, the join addresses that
+// are not among the members.
+func (s *ClusterStore) rejoinLoop(join []string, every time.Duration) {
+	t := time.NewTicker(every)
+	defer t.Stop()
+	for {
+		select {
+		case <-s.stop:
+			return
+		case <-t.C:
+		}
+		missing := s.missingPeers(join)
+		if len(missing) == 0 {
+			continue
+		}
+		if n, err := s.ml.Join(missing); n > 0 {
+			s.log.Info("rejoined registers", "contacted", n, "members", s.Members())
+		} else {
+			s.log.Debug("rejoin: no register reached", "join", missing, "err", err)
+		}
+	}
+}
+
+// missingPeers returns the addresses of join that resolve to no member.
+func (s *ClusterStore) missingPeers(join []string) []string {
+	have := make(map[string]bool)
+	for _, m := range s.ml.Members() {
+		have[net.JoinHostPort(m.Addr.String(), strconv.Itoa(int(m.Port)))] = true
+	}
+	var out []string
+	for _, a := range join {
+		if addr, err := net.ResolveTCPAddr("tcp", a); err != nil || !have[addr.String()] {
+			out = append(out, a)
+		}
+	}
+	return out
 }
 
 // Addr returns the gossip address other registers join.
@@ -283,6 +346,8 @@ func (s *ClusterStore) Close() error {
 	s.timer.Stop()
 	s.hub.closeAll(ErrClosed)
 	s.mu.Unlock()
+	close(s.stop)
+	s.wg.Wait() // a join in progress ends within memberlist's TCP timeout
 	if err := s.ml.Leave(clusterLeaveTimeout); err != nil {
 		s.log.Warn("leaving the cluster", "err", err)
 	}

@@ -6,6 +6,7 @@ import (
 	"os"
 	"time"
 
+	"github.com/prometheus/client_golang/prometheus"
 	"google.golang.org/grpc"
 )
 
@@ -57,6 +58,10 @@ type Config struct {
 	Logger *slog.Logger
 	// ServerOptions are extra gRPC server options, e.g. TLS credentials.
 	ServerOptions []grpc.ServerOption
+	// Metrics, if set, is where New registers the register's Prometheus
+	// collector (gatewayworker_register_* metrics, see docs/operations.md).
+	// nil: not exported.
+	Metrics prometheus.Registerer
 }
 
 // withDefaults returns a copy of c with defaults filled in, or an error.

@@ -18,4 +18,6 @@ var (
 	// ErrInvalidGateway is returned by Store.Put for a GatewayInfo with a
 	// zero node id or an empty LAN address.
 	ErrInvalidGateway = errors.New("register: invalid gateway info")
+	// ErrNotReady is wrapped by Ready's error: not serving (yet or any more).
+	ErrNotReady = errors.New("register: not ready")
 )

@@ -34,6 +34,8 @@ type Register struct {
 	mu        sync.Mutex
 	owners    map[uint64]uint64 // node id -> token of the stream that announced it last here
 	lastToken uint64
+
+	metrics registerMetrics // Prometheus counters (metrics.go)
 }
 
 // New validates cfg, fills its defaults and returns a Register.
@@ -48,6 +50,9 @@ func New(cfg Config) (*Register, error) {
 		log:      cfg.Logger.With("register", cfg.Name),
 		stopping: make(chan struct{}),
 		owners:   make(map[uint64]uint64),
+	}
+	if err := r.initMetrics(); err != nil {
+		return nil, err
 	}
 	if r.store == nil {
 		r.store = NewMemoryStore()
@@ -77,6 +82,7 @@ func (r *Register) Serve(ctx context.Context, lis net.Listener) error {
 		// that r.wg.Wait below sees every goroutine the handlers started.
 		grpc.WaitForHandlers(true),
 	)
+	opts = append(opts, r.metrics.grpc.ServerOptions()...)
 	opts = append(opts, r.cfg.ServerOptions...)
 	srv := grpc.NewServer(opts...)
 	pb.RegisterRegisterServer(srv, &service{r: r})
@@ -131,6 +137,7 @@ func (r *Register) Gateways() []*pb.GatewayInfo {
 }
 
 func (r *Register) onReject(ctx context.Context, method string) {
+	r.metrics.rejected.Add(1)
 	r.log.Warn("call refused: missing or wrong cluster secret", "method", method, "peer", peerAddr(ctx))
 }
 

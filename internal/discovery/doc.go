@@ -6,6 +6,9 @@
 // gateways. Both pick a register at random, fail over to the next one when it
 // stops answering, and wait with [Backoff] (exponential, full jitter) between
 // rounds, so a cluster with every register down is retried without spinning.
+// While no register answers, a Watcher keeps the last set; when it reaches a
+// register that came back empty, the gateways it knew stay for a grace period
+// (a lease TTL) so that they have time to re-announce.
 //
 // [Dial] builds the gRPC client connection every role uses for internal
 // links: cluster secret, client keepalive and 16 MiB message limits.

@@ -11,11 +11,24 @@ const (
 	DefaultQueue = 1024 // tasks waiting for a worker
 )
 
+// Task is a unit of work for ScheduleTask. A pointer type with a Run
+// method (say, a connection whose Run reads it) is scheduled without
+// allocating and without keeping a bound func value per object.
+type Task interface {
+	Run()
+}
+
+// taskFunc adapts a func to Task; a func value is pointer-shaped, so the
+// conversion does not allocate.
+type taskFunc func()
+
+func (f taskFunc) Run() { f() }
+
 // Pool runs tasks on a bounded set of goroutines. Its methods are safe for
 // concurrent use.
 type Pool struct {
 	size  int32
-	tasks chan func()
+	tasks chan Task
 
 	// mu guards closed against Schedule, so no goroutine is started (and no
 	// WaitGroup.Add made) once Close has begun waiting.
@@ -46,7 +59,7 @@ func NewPool(size, queue int) *Pool {
 	if queue <= 0 {
 		queue = DefaultQueue
 	}
-	return &Pool{size: int32(min(size, 1<<30)), tasks: make(chan func(), queue)}
+	return &Pool{size: int32(min(size, 1<<30)), tasks: make(chan Task, queue)}
 }
 
 // Schedule runs task on a pool goroutine. It never blocks: it starts a worker
@@ -54,6 +67,15 @@ func NewPool(size, queue int) *Pool {
 // starts an extra goroutine for it. After Close the task is dropped. A nil
 // task is ignored. A panicking task crashes the program, as any goroutine.
 func (p *Pool) Schedule(task func()) {
+	if task == nil {
+		return
+	}
+	p.ScheduleTask(taskFunc(task))
+}
+
+// ScheduleTask is Schedule for a Task: it runs task.Run on a pool
+// goroutine. A nil task is ignored.
+func (p *Pool) ScheduleTask(task Task) {
 	if task == nil {
 		return
 	}
@@ -82,15 +104,15 @@ func (p *Pool) Schedule(task func()) {
 	p.wg.Add(1)
 	go func() {
 		defer p.wg.Done()
-		task()
+		task.Run()
 	}()
 }
 
-func (p *Pool) worker(first func()) {
+func (p *Pool) worker(first Task) {
 	defer p.wg.Done()
-	first()
+	first.Run()
 	for task := range p.tasks {
-		task()
+		task.Run()
 	}
 }
 

@@ -171,3 +171,33 @@ func BenchmarkSchedule(b *testing.B) {
 	}
 	wg.Wait()
 }
+
+// countTask is a Task that counts its runs.
+type countTask struct {
+	wg *sync.WaitGroup
+	n  atomic.Int32
+}
+
+func (c *countTask) Run() { c.n.Add(1); c.wg.Done() }
+
+func TestScheduleTaskRunsAndDoesNotAllocate(t *testing.T) {
+	p := NewPool(2, 16)
+	defer p.Close()
+	var wg sync.WaitGroup
+	task := &countTask{wg: &wg}
+	wg.Add(1)
+	p.ScheduleTask(task) // start the workers outside the measurement
+	wg.Wait()
+	allocs := testing.AllocsPerRun(100, func() {
+		wg.Add(1)
+		p.ScheduleTask(task)
+		wg.Wait()
+	})
+	if got := task.n.Load(); got != 102 {
+		t.Fatalf("task ran %d times, want 102", got)
+	}
+	if allocs != 0 {
+		t.Fatalf("%v allocations per ScheduleTask", allocs)
+	}
+	p.ScheduleTask(nil) // ignored, no panic
+}

@@ -43,6 +43,11 @@ type Poller struct {
 	descs  map[uint64]*Desc // by id, never by fd: a stale event for a reused fd finds nothing
 	nextID uint64
 
+	// ctlArgs recycles the arguments of epoll_ctl calls, so that a Desc
+	// (one per connection) carries no scratch space and a call does not
+	// allocate.
+	ctlArgs sync.Pool
+
 	closeOnce sync.Once
 	wg        sync.WaitGroup
 }
@@ -57,15 +62,22 @@ type Desc struct {
 	// wait for a callback in flight; removed is checked under it.
 	fireMu  sync.Mutex
 	removed atomic.Bool
+}
 
-	// ctlMu serialises epoll_ctl calls on this descriptor; ctlOp, ctlErr and
-	// ctlEvent pass arguments through rc.Control without allocating.
-	ctlMu    sync.Mutex
-	ctlOp    int
-	ctlErr   error
-	ctlEvent unix.EpollEvent
-	ctlFn    func(fd uintptr)
-	epfd     int
+// ctlArgs passes the arguments of one epoll_ctl through RawConn.Control;
+// fn is a.control, bound once per ctlArgs.
+type ctlArgs struct {
+	epfd, op int
+	id       uint64
+	err      error
+	fn       func(fd uintptr)
+}
+
+// control is a.fn, called by RawConn.Control with the fd held open.
+func (a *ctlArgs) control(fd uintptr) {
+	ev := unix.EpollEvent{Events: armEvents}
+	setID(&ev, a.id)
+	a.err = unix.EpollCtl(a.epfd, a.op, int(fd), &ev)
 }
 
 // New creates the epoll instance and starts the wait goroutine; Close stops
@@ -95,6 +107,11 @@ func New(logger *slog.Logger) (*Poller, error) {
 		epfd:   epfd,
 		wakefd: wakefd,
 		descs:  make(map[uint64]*Desc),
+	}
+	p.ctlArgs.New = func() any {
+		a := &ctlArgs{epfd: epfd}
+		a.fn = a.control
+		return a
 	}
 	p.wg.Add(1)
 	go p.wait()
@@ -144,8 +161,7 @@ func (p *Poller) AddFunc(conn net.Conn, onReady func(d *Desc)) (*Desc, error) {
 	if err != nil {
 		return nil, fmt.Errorf("netpoll: add: %w", err)
 	}
-	d := &Desc{rc: rc, onReady: onReady, epfd: p.epfd}
-	d.ctlFn = d.control
+	d := &Desc{rc: rc, onReady: onReady}
 
 	// Publish before arming so an immediate event finds the descriptor.
 	p.descMu.Lock()
@@ -169,6 +185,9 @@ func (p *Poller) Resume(d *Desc) error {
 		return ErrRemoved
 	}
 	if err := p.ctl(d, unix.EPOLL_CTL_MOD); err != nil {
+		if d.removed.Load() { // a concurrent Remove won
+			return ErrRemoved
+		}
 		return fmt.Errorf("netpoll: resume: %w", err)
 	}
 	return nil
@@ -231,20 +250,17 @@ func (p *Poller) ctl(d *Desc, op int) error {
 	if p.closed {
 		return ErrClosed
 	}
-	d.ctlMu.Lock()
-	defer d.ctlMu.Unlock()
-	d.ctlOp, d.ctlErr = op, nil
-	if err := d.rc.Control(d.ctlFn); err != nil {
-		return fmt.Errorf("%w: %w", errConnClosed, err)
+	a := p.ctlArgs.Get().(*ctlArgs)
+	a.op, a.id, a.err = op, d.id, nil
+	err := d.rc.Control(a.fn)
+	if err == nil {
+		err = a.err
+	} else {
+		err = fmt.Errorf("%w: %w", errConnClosed, err)
 	}
-	return d.ctlErr
-}
-
-// control is d.ctlFn, called by RawConn.Control with the fd held open.
-func (d *Desc) control(fd uintptr) {
-	d.ctlEvent = unix.EpollEvent{Events: armEvents}
-	setID(&d.ctlEvent, d.id)
-	d.ctlErr = unix.EpollCtl(d.epfd, d.ctlOp, int(fd), &d.ctlEvent)
+	a.err = nil
+	p.ctlArgs.Put(a)
+	return err
 }
 
 func (p *Poller) forget(d *Desc) {

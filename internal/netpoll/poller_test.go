@@ -10,6 +10,7 @@ import (
 	"sync/atomic"
 	"testing"
 	"time"
+	"unsafe"
 )
 
 // quiet is how long TestRemoveWaitsForRunningCallback waits to conclude
@@ -502,5 +503,25 @@ func BenchmarkAddRemove(b *testing.B) {
 		if err := p.Remove(d); err != nil {
 			b.Fatal(err)
 		}
+	}
+}
+
+// A Desc is held by every idle connection: it carries no epoll_ctl scratch
+// (that lives in a pool), and Resume does not allocate.
+func TestDescIsSmall(t *testing.T) {
+	if n := unsafe.Sizeof(Desc{}); n > 48 {
+		t.Fatalf("Desc is %d bytes, want <= 48", n)
+	}
+	p := newPoller(t)
+	servers, _ := pairs(t, 1)
+	d, err := p.Add(servers[0], func() {})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := p.Resume(d); err != nil { // fill the pool
+		t.Fatal(err)
+	}
+	if allocs := testing.AllocsPerRun(100, func() { _ = p.Resume(d) }); allocs != 0 {
+		t.Fatalf("%v allocations per Resume", allocs)
 	}
 }

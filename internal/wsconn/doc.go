@@ -11,7 +11,9 @@
 //   - Reader reads one frame at a time from the connection, validates it
 //     against the RFC and the configured Limits, and reassembles fragmented
 //     messages. Protocol violations are reported as *CloseError carrying the
-//     close code to send back.
+//     close code to send back. Reader.Ready tells a poller-driven caller
+//     whether the bytes it has buffered let ReadFrame finish without
+//     waiting for the network.
 //   - AppendMessage, AppendPing, AppendPong and AppendClose encode server
 //     frames into a caller-supplied buffer, so a broadcast is encoded once and
 //     the same bytes are written to every target.

@@ -63,24 +63,12 @@ func (rd *Reader) ReadFrame(r io.Reader) (Frame, error) {
 	if err != nil {
 		return Frame{}, err
 	}
+	if err := rd.check(h); err != nil {
+		return Frame{}, err
+	}
 	op := byte(h.OpCode)
-	switch {
-	case h.Rsv != 0:
-		return Frame{}, protocolError("reserved bits set without an extension")
-	case !h.Masked:
-		return Frame{}, protocolError("client frame not masked")
-	case op&0x8 != 0:
+	if op&0x8 != 0 {
 		return rd.readControl(r, h)
-	case op != opContinuation && op != opText && op != opBinary:
-		return Frame{}, protocolError("reserved opcode " + strconv.Itoa(int(op)))
-	case op == opContinuation && rd.op == 0:
-		return Frame{}, protocolError("continuation frame without a message in progress")
-	case op != opContinuation && rd.op != 0:
-		return Frame{}, protocolError("new data frame inside a fragmented message")
-	case h.Length > rd.Limits.frame():
-		return Frame{}, &CloseError{Code: CloseTooBig, Reason: "frame too big"}
-	case int64(len(rd.msg))+h.Length > rd.Limits.message():
-		return Frame{}, &CloseError{Code: CloseTooBig, Reason: "message too big"}
 	}
 
 	if op != opContinuation && h.Fin {
@@ -113,6 +101,85 @@ func (rd *Reader) ReadFrame(r io.Reader) (Frame, error) {
 	f := Frame{Kind: KindMessage, Binary: rd.op == opBinary, Payload: rd.msg}
 	rd.op, rd.msg, rd.validated = 0, nil, 0
 	return f, nil
+}
+
+// check validates a frame header against the RFC, the message in
+// progress and the Limits, before anything of the payload is read.
+func (rd *Reader) check(h ws.Header) error {
+	op := byte(h.OpCode)
+	switch {
+	case h.Rsv != 0:
+		return protocolError("reserved bits set without an extension")
+	case !h.Masked:
+		return protocolError("client frame not masked")
+	case op&0x8 != 0:
+		switch {
+		case op != opClose && op != opPing && op != opPong:
+			return protocolError("reserved opcode " + strconv.Itoa(int(op)))
+		case !h.Fin:
+			return protocolError("fragmented control frame")
+		case h.Length > maxControlPayload:
+			return protocolError("control frame payload over 125 bytes")
+		}
+		return nil
+	case op != opContinuation && op != opText && op != opBinary:
+		return protocolError("reserved opcode " + strconv.Itoa(int(op)))
+	case op == opContinuation && rd.op == 0:
+		return protocolError("continuation frame without a message in progress")
+	case op != opContinuation && rd.op != 0:
+		return protocolError("new data frame inside a fragmented message")
+	case h.Length > rd.Limits.frame():
+		return &CloseError{Code: CloseTooBig, Reason: "frame too big"}
+	case int64(len(rd.msg))+h.Length > rd.Limits.message():
+		return &CloseError{Code: CloseTooBig, Reason: "message too big"}
+	}
+	return nil
+}
+
+// Ready reports whether ReadFrame can return using only buffered (bytes
+// received and not read yet, e.g. bufio.Reader.Peek(Buffered())): they
+// begin with a whole frame, or with a header that ReadFrame refuses
+// without reading further. A caller woken by a poller reads only when
+// Ready, and otherwise waits for the rest of the frame where waiting holds
+// up nobody else.
+func (rd *Reader) Ready(buffered []byte) bool {
+	if len(buffered) < 2 {
+		return false
+	}
+	var h ws.Header
+	h.Fin = buffered[0]&finBit != 0
+	h.Rsv = (buffered[0] >> 4) & 0x7
+	h.OpCode = ws.OpCode(buffered[0] & 0xf)
+	h.Masked = buffered[1]&0x80 != 0
+	length := buffered[1] & 0x7f
+	n := 2 // the header's size, all of which readHeader reads first
+	switch length {
+	case 126:
+		n += 2
+	case 127:
+		n += 8
+	}
+	if h.Masked {
+		n += len(h.Mask)
+	}
+	if len(buffered) < n {
+		return false
+	}
+	switch length {
+	case 126:
+		h.Length = int64(binary.BigEndian.Uint16(buffered[2:]))
+	case 127:
+		if buffered[2]&0x80 != 0 {
+			return true // refused by readHeader
+		}
+		h.Length = int64(binary.BigEndian.Uint64(buffered[2:]))
+	default:
+		h.Length = int64(length)
+	}
+	if rd.check(h) != nil {
+		return true
+	}
+	return int64(len(buffered)-n) >= h.Length
 }
 
 // readHeader reads a frame header like ws.ReadHeaderBuffer, except that
@@ -195,16 +262,9 @@ func (rd *Reader) validateText(final bool) error {
 	return nil
 }
 
+// readControl reads the payload of a control frame that passed check.
 func (rd *Reader) readControl(r io.Reader, h ws.Header) (Frame, error) {
 	op := byte(h.OpCode)
-	switch {
-	case op != opClose && op != opPing && op != opPong:
-		return Frame{}, protocolError("reserved opcode " + strconv.Itoa(int(op)))
-	case !h.Fin:
-		return Frame{}, protocolError("fragmented control frame")
-	case h.Length > maxControlPayload:
-		return Frame{}, protocolError("control frame payload over 125 bytes")
-	}
 	p, err := readPayload(r, nil, h)
 	if err != nil {
 		return Frame{}, err
