@@ -11,12 +11,18 @@ import (
 	pb "github.com/gatewayworker/gatewayworker/proto/gatewayworker/v1"
 )
 
-// API is what business code calls to act on clients; it is embedded in
-// Worker and PushClient. Its methods are safe for concurrent use. Calls made
-// before the first set of gateways is known wait for it, bounded by ctx.
+// API is what business code calls to act on clients (GatewayWorker's
+// Lib\Gateway); it is embedded in Worker and in pushclient.Client. Its methods
+// are safe for concurrent use. Calls made before the first set of gateways is
+// known wait for it, bounded by ctx.
 type API struct {
 	l *linker.Linker
 }
+
+// NewAPI returns the API over l. It exists for the packages of this module
+// that run their own Linker (pushclient); programs get an API from New or
+// pushclient.New.
+func NewAPI(l *linker.Linker) *API { return &API{l: l} }
 
 func sendCmd(s *pb.Send) *pb.Command { return &pb.Command{Op: &pb.Command_Send{Send: s}} }
 
@@ -68,19 +74,35 @@ func (a *API) SendToClient(ctx context.Context, clientID string, m Message) erro
 
 // SendToUid sends m to every connection bound to uid (all its devices).
 func (a *API) SendToUid(ctx context.Context, uid string, m Message) error {
-	if uid == "" {
+	return a.SendToUids(ctx, []string{uid}, m)
+}
+
+// SendToUids sends m to every connection bound to one of uids; a connection
+// is sent m once.
+func (a *API) SendToUids(ctx context.Context, uids []string, m Message) error {
+	if slices.Contains(uids, "") {
 		return ErrEmptyUID
 	}
+	if len(uids) == 0 {
+		return nil
+	}
+	uids = slices.Clone(uids)
 	return a.l.EnqueueAll(ctx, func(uint64) *pb.Command {
 		s := newSend(pb.Send_TARGET_UIDS, m)
-		s.Uids = []string{uid}
+		s.Uids = uids
 		return sendCmd(s)
 	})
 }
 
 // SendToGroup sends m to every member of group; WithExclude leaves some out.
 func (a *API) SendToGroup(ctx context.Context, group string, m Message, opts ...SendOption) error {
-	if group == "" {
+	return a.SendToGroups(ctx, []string{group}, m, opts...)
+}
+
+// SendToGroups sends m to every member of one of groups (a client in several
+// of them gets m once); WithExclude leaves some out.
+func (a *API) SendToGroups(ctx context.Context, groups []string, m Message, opts ...SendOption) error {
+	if slices.Contains(groups, "") {
 		return ErrEmptyGroup
 	}
 	var o sendOptions
@@ -94,9 +116,13 @@ func (a *API) SendToGroup(ctx context.Context, group string, m Message, opts ...
 	if err != nil {
 		return err
 	}
+	if len(groups) == 0 {
+		return nil
+	}
+	groups = slices.Clone(groups)
 	return a.l.EnqueueAll(ctx, func(node uint64) *pb.Command {
 		s := newSend(pb.Send_TARGET_GROUPS, m)
-		s.Groups, s.Exclude = []string{group}, exclude[node]
+		s.Groups, s.Exclude = groups, exclude[node]
 		return sendCmd(s)
 	})
 }
@@ -175,6 +201,13 @@ func (a *API) CloseClient(ctx context.Context, clientID string, opts ...CloseOpt
 		}
 		return &pb.Command{Op: &pb.Command_CloseClient{CloseClient: cc}}
 	})
+}
+
+// DestroyClient closes the client's connection at once, dropping the
+// messages still queued for it (GatewayWorker's destoryClient); it is
+// CloseClient with WithImmediate.
+func (a *API) DestroyClient(ctx context.Context, clientID string) error {
+	return a.CloseClient(ctx, clientID, WithImmediate())
 }
 
 // SetSession replaces the client's session.
@@ -304,14 +337,14 @@ func (a *API) GetAllClientIdCount(ctx context.Context) (int, error) {
 	return int(res.Count), err
 }
 
-// GetClientCountByGroup returns the number of members of group.
-func (a *API) GetClientCountByGroup(ctx context.Context, group string) (int, error) {
-	if group == "" {
-		return 0, ErrEmptyGroup
+// GetClientIdCountByGroup returns the number of members of group; "" counts
+// every client (like GatewayWorker).
+func (a *API) GetClientIdCountByGroup(ctx context.Context, group string) (int, error) {
+	q := &pb.Query{Kind: pb.Query_KIND_CLIENTS, CountOnly: true}
+	if group != "" {
+		q.Groups = []string{group}
 	}
-	res, err := a.l.Query(ctx, nil, func(uint64) *pb.Query {
-		return &pb.Query{Kind: pb.Query_KIND_CLIENTS, Groups: []string{group}, CountOnly: true}
-	})
+	res, err := a.l.Query(ctx, nil, func(uint64) *pb.Query { return q })
 	return int(res.Count), err
 }
 
@@ -391,3 +424,161 @@ func (a *API) sessions(ctx context.Context, q *pb.Query) (map[string]map[string]
 	}
 	return out, err
 }
+
+// GetAllClientIdList returns the id of every connected client, sorted.
+func (a *API) GetAllClientIdList(ctx context.Context) ([]string, error) {
+	res, err := a.l.Query(ctx, nil, func(uint64) *pb.Query {
+		return &pb.Query{Kind: pb.Query_KIND_CLIENTS}
+	})
+	out := make([]string, len(res.Clients))
+	for i, c := range res.Clients {
+		out[i] = c.ID.String()
+	}
+	slices.Sort(out)
+	return out, err
+}
+
+// GetUidCountByGroup returns the number of distinct uids bound to members of
+// group.
+func (a *API) GetUidCountByGroup(ctx context.Context, group string) (int, error) {
+	uids, err := a.GetUidListByGroup(ctx, group)
+	return len(uids), err
+}
+
+// allGroups asks every gateway for every group with its members.
+func (a *API) allGroups(ctx context.Context) (map[string]*linker.GroupResult, error) {
+	res, err := a.l.Query(ctx, nil, func(uint64) *pb.Query {
+		return &pb.Query{Kind: pb.Query_KIND_GROUPS, WithMembers: true}
+	})
+	return res.Groups, err
+}
+
+// GetAllGroupUidList returns, for every group, the uids bound to its members
+// (sorted; a group whose members are all unbound maps to an empty list).
+func (a *API) GetAllGroupUidList(ctx context.Context) (map[string][]string, error) {
+	groups, err := a.allGroups(ctx)
+	out := make(map[string][]string, len(groups))
+	for name, g := range groups {
+		out[name] = append([]string{}, g.Uids...)
+	}
+	return out, err
+}
+
+// GetAllGroupClientIdList returns, for every group, the ids of its members,
+// sorted.
+func (a *API) GetAllGroupClientIdList(ctx context.Context) (map[string][]string, error) {
+	groups, err := a.allGroups(ctx)
+	out := make(map[string][]string, len(groups))
+	for name, g := range groups {
+		ids := idStrings(g.Members)
+		slices.Sort(ids)
+		out[name] = ids
+	}
+	return out, err
+}
+
+// BatchGetClientIdByUid returns the clients bound to each of uids, in one
+// query per gateway; every uid asked for is a key (no client: empty list).
+func (a *API) BatchGetClientIdByUid(ctx context.Context, uids []string) (map[string][]string, error) {
+	if slices.Contains(uids, "") {
+		return nil, ErrEmptyUID
+	}
+	out := make(map[string][]string, len(uids))
+	if len(uids) == 0 {
+		return out, nil
+	}
+	q := &pb.Query{Kind: pb.Query_KIND_UIDS, Uids: slices.Clone(uids)}
+	res, err := a.l.Query(ctx, nil, func(uint64) *pb.Query { return q })
+	for _, uid := range uids {
+		ids := idStrings(res.Uids[uid])
+		slices.Sort(ids)
+		out[uid] = ids
+	}
+	return out, err
+}
+
+// IsUidsOnline reports, for each of uids, whether any client is bound to it
+// (GatewayClient's isUidsOnline), in one query per gateway.
+func (a *API) IsUidsOnline(ctx context.Context, uids []string) (map[string]bool, error) {
+	ids, err := a.BatchGetClientIdByUid(ctx, uids)
+	if ids == nil {
+		return nil, err
+	}
+	out := make(map[string]bool, len(ids))
+	for uid, list := range ids {
+		out[uid] = len(list) > 0
+	}
+	return out, err
+}
+
+// BatchGetClientIdCountByGroup returns the number of members of each of
+// groups, in one query per gateway; every group asked for is a key.
+func (a *API) BatchGetClientIdCountByGroup(ctx context.Context, groups []string) (map[string]int, error) {
+	if slices.Contains(groups, "") {
+		return nil, ErrEmptyGroup
+	}
+	out := make(map[string]int, len(groups))
+	if len(groups) == 0 {
+		return out, nil
+	}
+	q := &pb.Query{Kind: pb.Query_KIND_GROUPS, Groups: slices.Clone(groups)}
+	res, err := a.l.Query(ctx, nil, func(uint64) *pb.Query { return q })
+	for _, g := range groups {
+		if gr := res.Groups[g]; gr != nil {
+			out[g] = int(gr.Count)
+		} else {
+			out[g] = 0
+		}
+	}
+	return out, err
+}
+
+// GatewayStats is what one gateway reports about itself.
+type GatewayStats struct {
+	Node        string `json:"node"` // node id, 16 hex characters
+	Name        string `json:"name"`
+	LANAddr     string `json:"lan_addr"`    // address of its Link service
+	PublicAddr  string `json:"public_addr"` // address clients connect to
+	Clients     int    `json:"clients"`
+	Groups      int    `json:"groups"`       // groups with a member on this gateway
+	Uids        int    `json:"uids"`         // uids bound on this gateway
+	Workers     int    `json:"workers"`      // linked workers
+	PushClients int    `json:"push_clients"` // linked push clients (the caller included)
+}
+
+// Stats asks every gateway for its counters (no GatewayWorker counterpart;
+// the stats command prints it). On error it returns the gateways that
+// answered, sorted by node id.
+func (a *API) Stats(ctx context.Context) ([]GatewayStats, error) {
+	replies, err := a.l.Request(ctx, nil, func(uint64) *pb.Command {
+		return &pb.Command{Op: &pb.Command_Query{Query: &pb.Query{Kind: pb.Query_KIND_STATS}}}
+	})
+	infos := make(map[uint64]*pb.GatewayInfo)
+	for _, g := range a.l.Gateways() {
+		infos[g.GetNodeId()] = g
+	}
+	out := make([]GatewayStats, 0, len(replies))
+	for _, r := range replies {
+		st := r.Reply.GetResult().GetStats()
+		if st == nil {
+			continue
+		}
+		info := infos[r.Node]
+		out = append(out, GatewayStats{
+			Node:        clientid.FormatNode(r.Node),
+			Name:        info.GetName(),
+			LANAddr:     info.GetLanAddr(),
+			PublicAddr:  info.GetPublicAddr(),
+			Clients:     int(st.GetClients()),
+			Groups:      int(st.GetGroups()),
+			Uids:        int(st.GetUids()),
+			Workers:     int(st.GetWorkers()),
+			PushClients: int(st.GetPushClients()),
+		})
+	}
+	return out, err
+}
+
+// Workers returns the ids of the workers linked to the gateways, as the
+// gateways last reported them, sorted (no GatewayWorker counterpart).
+func (a *API) Workers() []string { return a.l.Workers() }

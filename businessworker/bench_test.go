@@ -2,10 +2,10 @@ package businessworker
 
 import (
 	"context"
-	"sync"
 	"testing"
 
 	"github.com/gatewayworker/gatewayworker/internal/clientid"
+	"github.com/gatewayworker/gatewayworker/internal/linker"
 	"github.com/gatewayworker/gatewayworker/internal/linker/linkertest"
 )
 
@@ -15,14 +15,7 @@ import (
 func BenchmarkSendToClient(b *testing.B) {
 	g := linkertest.NewGateway(b, 0xb1)
 	g.Quiet = true
-	p, err := newPushClient(PushConfig{}, linkertest.NewSource(g).Run)
-	if err != nil {
-		b.Fatal(err)
-	}
-	ctx, cancel := context.WithCancel(context.Background())
-	var wg sync.WaitGroup
-	wg.Go(func() { _ = p.Run(ctx) })
-	defer func() { cancel(); wg.Wait() }()
+	p := pushAPI(b, linker.Config{Source: linkertest.NewSource(g).Run})
 	bg := context.Background()
 	if err := p.Flush(bg); err != nil {
 		b.Fatal(err)

@@ -7,6 +7,7 @@ import (
 	"os"
 	"time"
 
+	"github.com/prometheus/client_golang/prometheus"
 	"google.golang.org/grpc"
 	"google.golang.org/grpc/credentials"
 
@@ -41,15 +42,12 @@ type Config struct {
 	TLS *tls.Config
 	// Logger receives link changes and handler panics; nil discards.
 	Logger *slog.Logger
-}
-
-// PushConfig configures a PushClient.
-type PushConfig struct {
-	Registers []string    // required
-	Secret    string      // cluster secret
-	Name      string      // default: the host name
-	TLS       *tls.Config // optional
-	Logger    *slog.Logger
+	// Metrics, if set, is where New registers the worker's Prometheus
+	// collector: event handling latency, handler panics, gateways and
+	// links, gRPC errors (gatewayworker_worker_* metrics, see
+	// docs/operations.md). nil: not exported. Serve the registry with
+	// promhttp on an address of your choice.
+	Metrics prometheus.Registerer
 }
 
 func (c *Config) validate(haveSource bool) error {

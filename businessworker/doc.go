@@ -1,11 +1,13 @@
 // Package businessworker is the library business code imports to talk to
 // gatewayworker gateways: the Worker receives client events and runs the
-// Handler; the PushClient sends from any Go program (a web handler, a cron
-// job) without events. Both use the same API (GatewayWorker's Lib\Gateway).
+// Handler and offers the API (GatewayWorker's Lib\Gateway). The same API,
+// without events, is what package pushclient (GatewayWorker's GatewayClient)
+// offers to any Go program: a web handler, a cron job. docs/api.md maps every
+// GatewayWorker call to its Go name.
 //
 // # How it links
 //
-// A Worker or PushClient watches the registers for live gateways and keeps
+// A Worker or push client watches the registers for live gateways and keeps
 // one gRPC link to each. A command for one client goes to the gateway whose
 // node id is the client id's high half, with no lookup; commands for uids,
 // groups or everyone go to every linked gateway.
@@ -15,10 +17,15 @@
 // Commands are asynchronous: a call returns once the command is queued, and
 // fails only for a bad argument (ErrInvalidClientID, ErrEmptyGroup,
 // ErrEmptyUID), a gateway that is not linked (ErrGatewayNotLinked) or a
-// stopped worker. Commands from one Worker or PushClient to one gateway are
+// stopped worker. Commands from one Worker or push client to one gateway are
 // applied in the order sent, so messages to one client keep their order and a
 // query sees the effect of earlier commands. Flush waits until every command
-// sent so far is applied.
+// sent so far is applied: a caller that must know the gateways took a command
+// calls it after the command.
+//
+// GatewayWorker's $raw flag has no counterpart: a gateway adds no protocol of
+// its own, so every send is "raw" and Message.Binary chooses between a text
+// and a binary WebSocket frame.
 //
 // Queries (IsOnline, GetSession, counts and lists) ask the gateways concerned
 // in parallel under ctx's deadline (10 s when ctx has none). When a gateway

@@ -11,6 +11,8 @@ import (
 	"time"
 
 	"github.com/gorilla/websocket"
+
+	"github.com/gatewayworker/gatewayworker/internal/linker"
 )
 
 // chat is a small handler exercising the API against a real gateway.
@@ -107,7 +109,7 @@ func TestClusterGroupsUidsAndPushClient(t *testing.T) {
 	}
 	// Different clients run concurrently: wait for both joins.
 	waitUntil(t, "both joined", func() bool {
-		n, err := w.GetClientCountByGroup(context.Background(), "room")
+		n, err := w.GetClientIdCountByGroup(context.Background(), "room")
 		return err == nil && n == 2
 	})
 	write(t, a, "say hello")
@@ -115,11 +117,7 @@ func TestClusterGroupsUidsAndPushClient(t *testing.T) {
 		t.Fatalf("b got %q", got)
 	}
 
-	p, err := NewPushClient(PushConfig{Registers: []string{c.register}, Secret: "s3cret"})
-	if err != nil {
-		t.Fatal(err)
-	}
-	serve(t, "push client", p.Run)
+	p := pushAPI(t, linker.Config{Registers: []string{c.register}, Secret: "s3cret"})
 	ctx := context.Background()
 	waitUntil(t, "both bound", func() bool {
 		ids, err := p.GetClientIdByUid(ctx, "0")
@@ -136,7 +134,7 @@ func TestClusterGroupsUidsAndPushClient(t *testing.T) {
 	if n, err := p.GetAllClientIdCount(ctx); err != nil || n != 2 {
 		t.Fatalf("count = %d, %v", n, err)
 	}
-	if n, err := p.GetClientCountByGroup(ctx, "room"); err != nil || n != 2 {
+	if n, err := p.GetClientIdCountByGroup(ctx, "room"); err != nil || n != 2 {
 		t.Fatalf("group count = %d, %v", n, err)
 	}
 	if err := p.Ungroup(ctx, "room"); err != nil {
@@ -145,7 +143,7 @@ func TestClusterGroupsUidsAndPushClient(t *testing.T) {
 	if err := p.Flush(ctx); err != nil {
 		t.Fatal(err)
 	}
-	if n, err := p.GetClientCountByGroup(ctx, "room"); err != nil || n != 0 {
+	if n, err := p.GetClientIdCountByGroup(ctx, "room"); err != nil || n != 0 {
 		t.Fatalf("group count after ungroup = %d, %v", n, err)
 	}
 }
@@ -236,9 +234,22 @@ func TestClusterQueriesAndSessions(t *testing.T) {
 	a, b := c.dial("/?name=a"), c.dial("/?name=b")
 	read(t, a)
 	read(t, b)
+	// Two clients' connect events run concurrently: find each id by the
+	// name in its handshake, not by arrival order.
+	var ida, idb string
 	h.mu.Lock()
-	ida, idb := h.ids[0], h.ids[1]
+	for id, hs := range h.hs {
+		switch hs.Query().Get("name") {
+		case "a":
+			ida = id
+		case "b":
+			idb = id
+		}
+	}
 	h.mu.Unlock()
+	if ida == "" || idb == "" {
+		t.Fatalf("handshakes seen: %v", h.hs)
+	}
 	ctx := context.Background()
 	must := func(err error) {
 		t.Helper()

@@ -18,7 +18,7 @@ var (
 	ErrEmptyUID = errors.New("businessworker: empty uid")
 	// ErrClientNotFound: the client is not connected.
 	ErrClientNotFound = errors.New("businessworker: client not found")
-	// ErrInvalidConfig: New or NewPushClient got an invalid Config.
+	// ErrInvalidConfig: New got an invalid Config.
 	ErrInvalidConfig = errors.New("businessworker: invalid config")
 	// ErrRunning: Run was called twice.
 	ErrRunning = errors.New("businessworker: already running")
@@ -30,7 +30,7 @@ var (
 	ErrGatewayNotLinked = linker.ErrNotLinked
 	// ErrLinkDown: the gateway is live but its link is reconnecting.
 	ErrLinkDown = linker.ErrLinkDown
-	// ErrClosed: the Worker or PushClient has stopped.
+	// ErrClosed: the Worker or push client has stopped.
 	ErrClosed = linker.ErrClosed
 	// ErrTooLarge: a message does not fit in one internal message (16 MiB).
 	ErrTooLarge = linker.ErrTooLarge

@@ -26,6 +26,7 @@ type Worker struct {
 	timers  scheduler
 	started chan struct{} // closed when OnWorkerStart has returned
 	running atomic.Bool
+	metrics workerMetrics // Prometheus counters (metrics.go)
 }
 
 // New validates cfg and returns a Worker; Run starts it.
@@ -42,6 +43,7 @@ func newWorker(cfg Config, src linker.Source) (*Worker, error) {
 		states:  clientStates{m: make(map[clientid.ID]*clientState)},
 		started: make(chan struct{}),
 	}
+	w.metrics.init()
 	l, err := linker.New(linker.Config{
 		Registers:   cfg.Registers,
 		Source:      src,
@@ -50,7 +52,7 @@ func newWorker(cfg Config, src linker.Source) (*Worker, error) {
 		Events:      true,
 		Handler:     w.handle,
 		Concurrency: cfg.Concurrency,
-		DialOptions: dialOptions(cfg.TLS),
+		DialOptions: append(dialOptions(cfg.TLS), w.metrics.grpc.DialOptions()...),
 		Logger:      cfg.Logger,
 	})
 	if err != nil {
@@ -58,6 +60,9 @@ func newWorker(cfg Config, src linker.Source) (*Worker, error) {
 	}
 	w.l = l
 	w.API = &API{l: l}
+	if err := w.registerMetrics(cfg.Metrics); err != nil {
+		return nil, err
+	}
 	w.timers.wake = make(chan struct{}, 1)
 	return w, nil
 }
@@ -85,6 +90,7 @@ func (w *Worker) Run(ctx context.Context) error {
 	defer unlink()
 	linkErr := make(chan error, 1)
 	go func() { linkErr <- w.l.Run(lctx) }()
+	w.log.Info("worker started", "name", w.cfg.Name, "id", w.ID(), "concurrency", w.cfg.Concurrency)
 
 	w.safely("OnWorkerStart", func() { w.cfg.Handler.OnWorkerStart(ctx, w) })
 	close(w.started)
@@ -100,6 +106,7 @@ func (w *Worker) Run(ctx context.Context) error {
 	}
 	stopTimers()
 	timers.Wait()
+	w.log.Info("worker draining: finishing the events in hand", "stop_timeout", w.cfg.StopTimeout)
 
 	sctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), w.cfg.StopTimeout)
 	if derr := w.l.Drain(sctx); derr != nil {
@@ -119,6 +126,7 @@ func (w *Worker) Run(ctx context.Context) error {
 	if lerr := <-linkErr; err == nil {
 		err = lerr
 	}
+	w.log.Info("worker stopped")
 	return err
 }
 
@@ -129,6 +137,7 @@ func (w *Worker) handle(ctx context.Context, ev linker.Event) {
 	case <-ctx.Done():
 		return
 	}
+	defer w.metrics.handled(ev.Ev, time.Now())
 	e := ev.Ev
 	id := clientid.ID{Node: ev.Gateway, Conn: e.GetConn()}
 	remote, session, version := w.states.begin(id, e)
@@ -178,6 +187,7 @@ func (w *Worker) handle(ctx context.Context, ev linker.Event) {
 func (w *Worker) safely(name string, fn func()) {
 	defer func() {
 		if r := recover(); r != nil {
+			w.metrics.panics.Add(1)
 			w.log.Error("handler panicked", "handler", name, "panic", r, "stack", string(debug.Stack()))
 		}
 	}()

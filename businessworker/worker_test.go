@@ -10,6 +10,7 @@ import (
 	"time"
 
 	"github.com/gatewayworker/gatewayworker/internal/clientid"
+	"github.com/gatewayworker/gatewayworker/internal/linker"
 	"github.com/gatewayworker/gatewayworker/internal/linker/linkertest"
 	pb "github.com/gatewayworker/gatewayworker/proto/gatewayworker/v1"
 )
@@ -56,9 +57,6 @@ func TestNewValidates(t *testing.T) {
 		if _, err := New(cfg); !errors.Is(err, ErrInvalidConfig) {
 			t.Errorf("%s: %v", name, err)
 		}
-	}
-	if _, err := NewPushClient(PushConfig{}); !errors.Is(err, ErrInvalidConfig) {
-		t.Errorf("push client without registers: %v", err)
 	}
 	w, err := New(Config{Registers: []string{"127.0.0.1:1"}, Handler: BaseHandler{}})
 	if err != nil || len(w.ID()) != 32 {
@@ -242,14 +240,7 @@ func TestEveryLeaderOnly(t *testing.T) {
 func TestAPIRoutingAndValidation(t *testing.T) {
 	g1 := linkertest.NewGateway(t, 0x2001)
 	g2 := linkertest.NewGateway(t, 0x2002)
-	p, err := newPushClient(PushConfig{}, linkertest.NewSource(g1, g2).Run)
-	if err != nil {
-		t.Fatal(err)
-	}
-	ctx, cancel := context.WithCancel(context.Background())
-	done := make(chan error, 1)
-	go func() { done <- p.Run(ctx) }()
-	defer func() { cancel(); <-done }()
+	p := pushAPI(t, linker.Config{Source: linkertest.NewSource(g1, g2).Run})
 
 	a := clientid.ID{Node: 0x2001, Conn: 1}.String()
 	b := clientid.ID{Node: 0x2002, Conn: 2}.String()
@@ -330,16 +321,14 @@ func TestAPIRoutingAndValidation(t *testing.T) {
 	}
 }
 
-func TestPushClientWaitsForFirstSnapshot(t *testing.T) {
+func TestAPIWaitsForFirstSnapshot(t *testing.T) {
 	g := linkertest.NewGateway(t, 0x3001)
 	src := linkertest.NewSource() // no set at all yet
-	p, err := newPushClient(PushConfig{}, src.Run)
+	l, err := linker.New(linker.Config{Source: src.Run, Lazy: true})
 	if err != nil {
 		t.Fatal(err)
 	}
-	ctx, cancel := context.WithCancel(context.Background())
-	done := make(chan error, 1)
-	go func() { done <- p.Run(ctx) }()
+	p := NewAPI(l)
 
 	short, cancelShort := context.WithTimeout(context.Background(), 30*time.Millisecond)
 	defer cancelShort()
@@ -355,15 +344,11 @@ func TestPushClientWaitsForFirstSnapshot(t *testing.T) {
 	if err := p.Flush(context.Background()); err != nil {
 		t.Fatal(err)
 	}
-	cancel()
-	if err := <-done; err != nil {
+	if err := l.Close(); err != nil {
 		t.Fatal(err)
 	}
 	if err := p.SendToAll(context.Background(), Text("z")); !errors.Is(err, ErrClosed) {
-		t.Fatalf("after Run: %v", err)
-	}
-	if err := p.Run(context.Background()); !errors.Is(err, ErrRunning) {
-		t.Fatalf("second Run: %v", err)
+		t.Fatalf("after Close: %v", err)
 	}
 }
 

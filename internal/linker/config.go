@@ -72,6 +72,9 @@ type Config struct {
 	Secret string
 	// Name is sent in Hello for the gateway's logs.
 	Name string
+	// Lazy starts the Linker (Start) on its first command or query, for
+	// push clients that should not link before they are used; Close stops it.
+	Lazy bool
 	// Events makes this linker a worker: gateways route client events to it
 	// and Handler is required.
 	Events  bool

@@ -1,5 +1,5 @@
 // Package linker is the engine shared by businessworker's Worker and
-// PushClient: it keeps one gRPC Link stream to every live gateway, batches
+// pushclient's Client: it keeps one gRPC Link stream to every live gateway, batches
 // commands onto those links, routes them by client id, runs queries across
 // gateways and, for workers, dispatches client events to handlers and acks
 // them cumulatively.
@@ -36,5 +36,7 @@
 //
 // Run owns every goroutine: the source, one per gateway link (plus its
 // receiver), and the dispatch shards. All are stopped and awaited before Run
-// returns.
+// returns. Start runs Run in a goroutine of the Linker's own, stopped and
+// awaited by Close; with Config.Lazy the first command calls Start, so a push
+// client links only once it is used.
 package linker

@@ -10,7 +10,7 @@ var (
 	// ErrLinkDown: the gateway is known but its link is down (reconnecting)
 	// and the operation needs an answer or the queue is full.
 	ErrLinkDown = errors.New("linker: link down")
-	// ErrClosed: the Linker is not running (Run returned).
+	// ErrClosed: the Linker is not running (Run returned, or Close).
 	ErrClosed = errors.New("linker: closed")
 	// ErrRunning: Run was called twice.
 	ErrRunning = errors.New("linker: already running")

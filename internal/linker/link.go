@@ -65,6 +65,9 @@ func (k *link) run(ctx context.Context) {
 	for {
 		established, err := k.session(ctx)
 		if ctx.Err() != nil {
+			if established {
+				log.Info("unlinked")
+			}
 			return
 		}
 		switch {

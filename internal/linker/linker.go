@@ -1,6 +1,7 @@
 package linker
 
 import (
+	"cmp"
 	"context"
 	"crypto/rand"
 	"encoding/hex"
@@ -43,6 +44,7 @@ type Linker struct {
 	haveSet        bool
 	closed         chan struct{} // closed when Run has returned
 	cancelHandlers context.CancelFunc
+	stopBg         context.CancelFunc // cancels the Run started by Start
 }
 
 // New validates cfg and returns a Linker; Run starts it.
@@ -97,7 +99,61 @@ func (l *Linker) Run(ctx context.Context) error {
 		return ErrRunning
 	}
 	l.state = stateRunning
+	l.mu.Unlock()
+	return l.run(ctx)
+}
+
+// Start runs the Linker in a goroutine it owns until Close; it returns at
+// once. It does nothing if the Linker was started, run or closed before.
+// With Config.Lazy, the first command or query calls it.
+func (l *Linker) Start() {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	if l.state != stateNew {
+		return
+	}
+	l.state = stateRunning
+	ctx, cancel := context.WithCancel(context.Background())
+	l.stopBg = cancel
+	go func() {
+		if err := l.run(ctx); err != nil {
+			l.log.Error("linker stopped", "err", err)
+		}
+	}()
+}
+
+// Close stops a Linker started by Start (sending what is queued, bounded by
+// CloseTimeout) and waits until it has stopped; a Linker never started is
+// closed at once. Later commands fail with ErrClosed. A Linker run by Run
+// stops when Run's ctx is done: Close only waits for that. Close is
+// idempotent and safe for concurrent use; it returns nil.
+func (l *Linker) Close() error {
+	l.mu.Lock()
+	switch {
+	case l.state == stateNew:
+		l.state = stateClosed
+		if !l.haveSet {
+			l.haveSet = true
+			close(l.ready)
+		}
+		close(l.closed)
+		l.mu.Unlock()
+		return nil
+	case l.stopBg != nil:
+		l.stopBg()
+	default: // run by Run: its caller stops it
+		l.mu.Unlock()
+		return nil
+	}
+	l.mu.Unlock()
+	<-l.closed
+	return nil
+}
+
+// run is the body of Run and Start; state is stateRunning.
+func (l *Linker) run(ctx context.Context) error {
 	hctx, hcancel := context.WithCancel(context.WithoutCancel(ctx))
+	l.mu.Lock()
 	l.cancelHandlers = hcancel
 	l.mu.Unlock()
 
@@ -176,8 +232,12 @@ func (l *Linker) update(ctx context.Context, gws []*pb.GatewayInfo, wg *sync.Wai
 	}
 }
 
-// waitReady waits for the first gateway set.
+// waitReady waits for the first gateway set, starting the Linker first
+// with Config.Lazy.
 func (l *Linker) waitReady(ctx context.Context) error {
+	if l.cfg.Lazy {
+		l.Start()
+	}
 	select {
 	case <-l.ready:
 	case <-ctx.Done():
@@ -189,6 +249,18 @@ func (l *Linker) waitReady(ctx context.Context) error {
 		return ErrClosed
 	}
 	return nil
+}
+
+// Gateways returns the gateways of the set, sorted by node id.
+func (l *Linker) Gateways() []*pb.GatewayInfo {
+	l.mu.RLock()
+	defer l.mu.RUnlock()
+	out := make([]*pb.GatewayInfo, 0, len(l.links))
+	for _, k := range l.links {
+		out = append(out, proto.CloneOf(k.info))
+	}
+	slices.SortFunc(out, func(a, b *pb.GatewayInfo) int { return cmp.Compare(a.GetNodeId(), b.GetNodeId()) })
+	return out
 }
 
 // Nodes returns the node ids of the gateways in the set, sorted.
@@ -409,6 +481,17 @@ func (l *Linker) request(ctx context.Context, node uint64, cmd *pb.Command) (*pb
 // Flush returns once every gateway of the set has applied every command this
 // linker queued for it before the call.
 func (l *Linker) Flush(ctx context.Context) error {
+	if !l.cfg.Lazy {
+		select {
+		case <-l.ready:
+		default:
+			// No gateway set yet, so no command can have been queued:
+			// nothing to flush, and nothing to wait for (a worker that
+			// never reached a register must still stop promptly). A lazy
+			// linker's first Flush starts it, like any first call.
+			return nil
+		}
+	}
 	_, err := l.Request(ctx, nil, func(uint64) *pb.Command { return &pb.Command{} })
 	return err
 }

@@ -1,0 +1,6 @@
+package httpapi
+
+import "errors"
+
+// ErrInvalidConfig: New got an invalid Config.
+var ErrInvalidConfig = errors.New("httpapi: invalid config")

@@ -1,0 +1,100 @@
+package pushclient
+
+import (
+	"crypto/tls"
+	"fmt"
+	"log/slog"
+	"os"
+	"time"
+
+	"google.golang.org/grpc"
+	"google.golang.org/grpc/credentials"
+
+	"github.com/gatewayworker/gatewayworker/businessworker"
+	"github.com/gatewayworker/gatewayworker/internal/linker"
+)
+
+// Defaults for zero Config fields.
+const (
+	// DefaultName is the name gateways show for the client when the host
+	// name is unknown; by default it is the host name.
+	DefaultName = "pushclient"
+	// DefaultQueryTimeout bounds a query or Flush whose ctx has no deadline.
+	DefaultQueryTimeout = linker.DefaultQueryTimeout
+)
+
+// Config configures a Client.
+type Config struct {
+	// Registers are the register addresses (host:port); required.
+	Registers []string
+	// Secret is the cluster secret ("" sends none).
+	Secret string
+	// Name appears in the gateways' logs; default: the host name, else
+	// DefaultName.
+	Name string
+	// TLS, if set, secures the links to registers and gateways.
+	TLS *tls.Config
+	// QueryTimeout bounds a query or Flush whose ctx has no deadline
+	// (DefaultQueryTimeout).
+	QueryTimeout time.Duration
+	// Logger receives link changes; nil discards.
+	Logger *slog.Logger
+}
+
+// Client is a push client. Its API methods (promoted from
+// businessworker.API) are safe for concurrent use; the first one starts the
+// client, and calls after Close fail with businessworker.ErrClosed.
+type Client struct {
+	*businessworker.API
+	l *linker.Linker
+}
+
+// New validates cfg and returns a Client; it does not connect yet.
+func New(cfg Config) (*Client, error) {
+	if len(cfg.Registers) == 0 {
+		return nil, fmt.Errorf("%w: Registers is required", ErrInvalidConfig)
+	}
+	if cfg.QueryTimeout < 0 {
+		return nil, fmt.Errorf("%w: negative QueryTimeout", ErrInvalidConfig)
+	}
+	return newClient(cfg, linker.Config{Registers: cfg.Registers})
+}
+
+// newClient builds a Client over the linker config base (tests give it a
+// Source instead of registers).
+func newClient(cfg Config, base linker.Config) (*Client, error) {
+	if cfg.Logger == nil {
+		cfg.Logger = slog.New(slog.DiscardHandler)
+	}
+	base.Secret = cfg.Secret
+	base.Name = name(cfg.Name)
+	base.QueryTimeout = cfg.QueryTimeout
+	base.Logger = cfg.Logger
+	base.Lazy = true
+	if cfg.TLS != nil {
+		base.DialOptions = []grpc.DialOption{grpc.WithTransportCredentials(credentials.NewTLS(cfg.TLS))}
+	}
+	l, err := linker.New(base)
+	if err != nil {
+		return nil, fmt.Errorf("%w: %w", ErrInvalidConfig, err)
+	}
+	return &Client{API: businessworker.NewAPI(l), l: l}, nil
+}
+
+func name(n string) string {
+	if n != "" {
+		return n
+	}
+	if h, err := os.Hostname(); err == nil && h != "" {
+		return h
+	}
+	return DefaultName
+}
+
+// ID returns the client's linker id as gateways see it: random per Client.
+func (c *Client) ID() string { return c.l.ID() }
+
+// Close sends what is still queued (bounded by about a second per gateway),
+// unlinks and stops the client's goroutines. Call Flush before it to be sure
+// every command was applied. Close is idempotent and returns nil.
+func (c *Client) Close() error { return c.l.Close() }
