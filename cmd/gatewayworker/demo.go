@@ -12,6 +12,7 @@ import (
 	"github.com/gatewayworker/gatewayworker/gateway"
 	"github.com/gatewayworker/gatewayworker/internal/admin"
 	"github.com/gatewayworker/gatewayworker/internal/cli"
+	"github.com/gatewayworker/gatewayworker/internal/metrics"
 	"github.com/gatewayworker/gatewayworker/register"
 )
 
@@ -23,6 +24,7 @@ type demoOptions struct {
 	tick     time.Duration
 	secret   string
 	limits   gatewayLimits
+	tls      publicTLS
 	log      cli.Logging
 }
 
@@ -36,6 +38,7 @@ func runDemo(ctx context.Context, e env, args []string) error {
 	s.Duration(&o.tick, "tick", chat.DefaultTick, "interval of the timed broadcast of the server time (0: off)")
 	s.String(&o.secret, "secret", "", "cluster secret (empty: none)")
 	o.limits.define(s)
+	o.tls.define(s)
 	o.log.Define(s)
 	if err := parse(s, args); err != nil {
 		return err
@@ -45,7 +48,11 @@ func runDemo(ctx context.Context, e env, args []string) error {
 		return usageError{err}
 	}
 
-	reg, err := register.New(register.Config{Name: "demo", Secret: o.secret, Logger: log.With("role", "register")})
+	registry, err := metrics.NewRegistry() // all three roles, served on --http
+	if err != nil {
+		return err
+	}
+	reg, err := register.New(register.Config{Name: "demo", Secret: o.secret, Logger: log.With("role", "register"), Metrics: registry})
 	if err != nil {
 		return usageError{err}
 	}
@@ -58,6 +65,7 @@ func runDemo(ctx context.Context, e env, args []string) error {
 
 	gcfg := gateway.Config{Name: "demo", Secret: o.secret, Registers: []string{regAddr}, Logger: log.With("role", "gateway")}
 	o.limits.apply(&gcfg)
+	gcfg.Metrics = registry
 	gw, err := gateway.New(gcfg)
 	if err != nil {
 		closeAll(listeners)
@@ -73,14 +81,23 @@ func runDemo(ctx context.Context, e env, args []string) error {
 		Name:      "chat",
 		Handler:   &chat.Handler{Tick: tick, Logger: log},
 		Logger:    log.With("role", "worker"),
+		Metrics:   registry,
 	})
 	if err != nil {
 		closeAll(listeners)
 		return usageError{err}
 	}
 
+	clients, reload, err := o.tls.wrap(wsLis, log)
+	if err != nil {
+		closeAll(listeners)
+		return usageError{err}
+	}
 	wsURL := "ws://" + wsLis.Addr().String() + "/"
-	page := admin.Handler(admin.Config{}, map[string]http.Handler{"/": chat.Page(wsURL)})
+	if o.tls.cert != "" {
+		wsURL = "wss://" + wsLis.Addr().String() + "/"
+	}
+	page := admin.Handler(admin.Config{Gatherer: registry, Ready: gw.Ready}, map[string]http.Handler{"/": chat.Page(wsURL)})
 	log.Info("demo ready: open the chat page in two tabs",
 		"page", "http://"+httpLis.Addr().String()+"/", "ws", wsURL, "register", regAddr)
 	// The register outlives the others so that the gateway's leave on
@@ -99,7 +116,8 @@ func runDemo(ctx context.Context, e env, args []string) error {
 				return nil
 			}
 		}},
-		task{"gateway", func(ctx context.Context) error { return gw.Serve(ctx, wsLis, lanLis) }},
+		task{"gateway", func(ctx context.Context) error { return gw.Serve(ctx, clients, lanLis) }},
+		reload,
 		task{"worker", w.Run},
 		httpTask("http", httpLis, page),
 	)

@@ -8,6 +8,7 @@ import (
 
 	"github.com/gatewayworker/gatewayworker/gateway"
 	"github.com/gatewayworker/gatewayworker/internal/cli"
+	"github.com/gatewayworker/gatewayworker/internal/metrics"
 )
 
 type gatewayOptions struct {
@@ -16,6 +17,9 @@ type gatewayOptions struct {
 	registers []string
 	name      string
 	secret    string
+	lanTLS    internalTLS
+	tls       publicTLS
+	auth      tokenAuth
 	admin     string
 	limits    gatewayLimits
 	log       cli.Logging
@@ -25,6 +29,8 @@ type gatewayOptions struct {
 type gatewayLimits struct {
 	handshakeTimeout time.Duration
 	maxMessageSize   int64
+	maxFrameSize     int64
+	frameTimeout     time.Duration
 	maxConnections   int
 	allowedOrigins   []string
 	maxPending       int64
@@ -41,6 +47,8 @@ type gatewayLimits struct {
 func (l *gatewayLimits) define(s *cli.Set) {
 	s.Duration(&l.handshakeTimeout, "handshake-timeout", gateway.DefaultHandshakeTimeout, "time a client has to finish its WebSocket upgrade")
 	s.Int64(&l.maxMessageSize, "max-message-size", gateway.DefaultMaxMessageSize, "largest client message (and frame); larger: close 1009")
+	s.Int64(&l.maxFrameSize, "max-frame-size", 0, "largest client frame, checked on its header (0: --max-message-size); larger: close 1009")
+	s.Duration(&l.frameTimeout, "frame-timeout", gateway.DefaultFrameTimeout, "time a started frame (or fragmented message) has to arrive; past it: close 1008")
 	s.Int(&l.maxConnections, "max-connections", gateway.DefaultMaxConnections, "client connections at most (0: no limit); past it upgrades get 503")
 	s.List(&l.allowedOrigins, "allowed-origins", nil, "comma-separated allowed Origin values, *.example.com patterns allowed (empty: any)")
 	s.Int64(&l.maxPending, "max-pending", int64(gateway.DefaultMaxPending), "bytes queued per client at most; past it: close 4000 (slow consumer)")
@@ -57,6 +65,8 @@ func (l *gatewayLimits) define(s *cli.Set) {
 func (l *gatewayLimits) apply(c *gateway.Config) {
 	c.HandshakeTimeout = l.handshakeTimeout
 	c.MaxMessageSize = l.maxMessageSize
+	c.MaxFrameSize = l.maxFrameSize
+	c.FrameTimeout = l.frameTimeout
 	c.MaxConnections = l.maxConnections
 	c.AllowedOrigins = l.allowedOrigins
 	c.MaxPending = int(l.maxPending)
@@ -79,6 +89,9 @@ func runGateway(ctx context.Context, e env, args []string) error {
 	s.String(&o.name, "name", "", "gateway name in logs and stats (default: host name)")
 	s.String(&o.secret, "secret", "", "cluster secret required on every internal call (empty: none; loopback only)")
 	s.String(&o.admin, "admin", "", "address for /metrics, /healthz, /readyz and pprof (empty: off)")
+	o.lanTLS.define(s, "lan-tls-", true)
+	o.tls.define(s)
+	o.auth.define(s)
 	o.limits.define(s)
 	o.log.Define(s)
 	if err := parse(s, args); err != nil {
@@ -88,8 +101,21 @@ func runGateway(ctx context.Context, e env, args []string) error {
 	if err != nil {
 		return usageError{err}
 	}
-	cfg := gateway.Config{Name: o.name, Secret: o.secret, Registers: o.registers, Logger: log}
+	lanTLS, err := o.lanTLS.load(log)
+	if err != nil {
+		return usageError{fmt.Errorf("gateway: %w", err)}
+	}
+	cfg := gateway.Config{Name: o.name, Secret: o.secret, Registers: o.registers, Logger: log,
+		ServerOptions: lanTLS.ServerOptions(), DialOptions: lanTLS.DialOptions()}
 	o.limits.apply(&cfg)
+	if cfg.OnHandshake, err = o.auth.hook(); err != nil {
+		return usageError{err}
+	}
+	registry, err := metrics.NewRegistry()
+	if err != nil {
+		return err
+	}
+	cfg.Metrics = registry
 	gw, err := gateway.New(cfg)
 	if err != nil {
 		return usageError{err}
@@ -103,9 +129,16 @@ func runGateway(ctx context.Context, e env, args []string) error {
 		public.Close()
 		return fmt.Errorf("gateway: --lan: %w", err)
 	}
-	log.Info("gateway listening", "ws", public.Addr().String(), "lan", lan.Addr().String())
+	clients, reload, err := o.tls.wrap(public, log)
+	if err != nil {
+		public.Close()
+		lan.Close()
+		return usageError{fmt.Errorf("gateway: %w", err)}
+	}
+	log.Info("gateway listening", "ws", public.Addr().String(), "lan", lan.Addr().String(), "tls", o.tls.cert != "", "token_auth", o.auth.secret != "")
 	return runAll(ctx, log,
-		task{"gateway", func(ctx context.Context) error { return gw.Serve(ctx, public, lan) }},
-		adminTask(o.admin, nil, nil),
+		task{"gateway", func(ctx context.Context) error { return gw.Serve(ctx, clients, lan) }},
+		reload,
+		adminTask(o.admin, registry, gw.Ready),
 	)
 }

@@ -4,6 +4,9 @@
 //	gatewayworker gateway  --listen 127.0.0.1:7272 --lan 127.0.0.1:2900 --register 127.0.0.1:1236
 //	gatewayworker demo     [--tick 10s]
 //	gatewayworker version
+//	gatewayworker send-to-all|send-to-client ID|send-to-uid UID|send-to-group GROUP TEXT
+//	gatewayworker stats
+//	gatewayworker api      --listen 127.0.0.1:8081 --secret S   (HTTP push API, docs/api.md)
 //
 // Workers are Go programs that import the businessworker package; see
 // examples/chat. Run "gatewayworker <command> --help" for every option.

@@ -27,6 +27,13 @@ func commands() map[string]command {
 		"gateway":  {"run a gateway (holds client WebSocket connections)", runGateway},
 		"demo":     {"run register, gateway and the chat worker in one process", runDemo},
 		"version":  {"print the version", runVersion},
+
+		"send-to-all":    sendCommand("send-to-all"),
+		"send-to-client": sendCommand("send-to-client"),
+		"send-to-uid":    sendCommand("send-to-uid"),
+		"send-to-group":  sendCommand("send-to-group"),
+		"stats":          {"print clients, groups, uids and workers per gateway", runStats},
+		"api":            {"serve the HTTP push API (JSON, bearer token)", runAPI},
 	}
 }
 

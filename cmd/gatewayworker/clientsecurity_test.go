@@ -1,0 +1,170 @@
+package main
+
+import (
+	"crypto/ecdsa"
+	"crypto/elliptic"
+	"crypto/rand"
+	"crypto/tls"
+	"crypto/x509"
+	"encoding/pem"
+	"math/big"
+	"net"
+	"net/http"
+	"os"
+	"os/signal"
+	"path/filepath"
+	"syscall"
+	"testing"
+	"time"
+
+	"github.com/gorilla/websocket"
+
+	"github.com/gatewayworker/gatewayworker/gateway"
+)
+
+// writeTestCert writes a self-signed certificate for 127.0.0.1 with the
+// given serial, and its key, as PEM files (replaced by rename).
+func writeTestCert(t *testing.T, serial int64, certFile, keyFile string) *x509.Certificate {
+	t.Helper()
+	key, err := ecdsa.GenerateKey(elliptic.P256(), rand.Reader)
+	if err != nil {
+		t.Fatal(err)
+	}
+	tmpl := &x509.Certificate{
+		SerialNumber: big.NewInt(serial), NotBefore: time.Now().Add(-time.Hour), NotAfter: time.Now().Add(time.Hour),
+		IPAddresses: []net.IP{net.ParseIP("127.0.0.1")}, BasicConstraintsValid: true, IsCA: true,
+		KeyUsage: x509.KeyUsageDigitalSignature | x509.KeyUsageCertSign, ExtKeyUsage: []x509.ExtKeyUsage{x509.ExtKeyUsageServerAuth},
+	}
+	der, err := x509.CreateCertificate(rand.Reader, tmpl, tmpl, &key.PublicKey, key)
+	if err != nil {
+		t.Fatal(err)
+	}
+	keyDER, err := x509.MarshalECPrivateKey(key)
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, f := range []struct {
+		path, typ string
+		der       []byte
+	}{{keyFile, "EC PRIVATE KEY", keyDER}, {certFile, "CERTIFICATE", der}} {
+		if err := os.WriteFile(f.path+".tmp", pem.EncodeToMemory(&pem.Block{Type: f.typ, Bytes: f.der}), 0o600); err != nil {
+			t.Fatal(err)
+		}
+		if err := os.Rename(f.path+".tmp", f.path); err != nil {
+			t.Fatal(err)
+		}
+	}
+	cert, err := x509.ParseCertificate(der)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return cert
+}
+
+// `gatewayworker gateway --tls-cert --tls-key --auth-hmac-secret`: wss with
+// a verifying client, a token required, the certificate reloaded on SIGHUP
+// while a connection stays open.
+func TestGatewayTLSAndTokenFlags(t *testing.T) {
+	// With a handler of our own, a SIGHUP sent before the gateway's handler
+	// is installed cannot kill the test process.
+	hup := make(chan os.Signal, 1)
+	signal.Notify(hup, syscall.SIGHUP)
+	defer signal.Stop(hup)
+
+	dir := t.TempDir()
+	certFile, keyFile := filepath.Join(dir, "cert.pem"), filepath.Join(dir, "key.pem")
+	roots := x509.NewCertPool()
+	roots.AddCert(writeTestCert(t, 1, certFile, keyFile))
+	const secret = "a secret of at least 16 bytes, here 40.."
+	addrs := freeAddrs(t, 2)
+	s := start(t, "gateway", "--listen", addrs[0], "--lan", addrs[1], "--register=",
+		"--tls-cert", certFile, "--tls-key", keyFile, "--auth-hmac-secret", secret)
+
+	token, err := gateway.SignToken([]byte(secret), "alice", time.Now().Add(time.Minute))
+	if err != nil {
+		t.Fatal(err)
+	}
+	d := websocket.Dialer{TLSClientConfig: &tls.Config{RootCAs: roots}, HandshakeTimeout: 2 * time.Second}
+	dial := func(query string) (*websocket.Conn, int, int64) {
+		c, resp, err := d.Dial("wss://"+addrs[0]+"/"+query, nil)
+		status := 0
+		if resp != nil {
+			status = resp.StatusCode
+			_ = resp.Body.Close()
+		}
+		if err != nil {
+			return nil, status, 0
+		}
+		return c, status, c.UnderlyingConn().(*tls.Conn).ConnectionState().PeerCertificates[0].SerialNumber.Int64()
+	}
+	var first *websocket.Conn
+	deadline := time.Now().Add(adminWait)
+	for first == nil {
+		var status int
+		var serial int64
+		if first, status, serial = dial("?token=" + token); first != nil && serial != 1 {
+			t.Fatalf("serial %d", serial)
+		}
+		if first == nil && time.Now().After(deadline) {
+			t.Fatalf("wss dial: status %d; output:\n%s", status, s.out.String())
+		}
+		if first == nil {
+			time.Sleep(20 * time.Millisecond)
+		}
+	}
+	defer first.Close()
+	if c, status, _ := dial(""); c != nil || status != http.StatusUnauthorized {
+		t.Fatalf("without a token: status %d", status)
+	}
+
+	roots.AddCert(writeTestCert(t, 2, certFile, keyFile))
+	deadline = time.Now().Add(adminWait)
+	for {
+		if err := syscall.Kill(os.Getpid(), syscall.SIGHUP); err != nil {
+			t.Fatal(err)
+		}
+		c, _, serial := dial("?token=" + token)
+		if c != nil {
+			c.Close()
+		}
+		if serial == 2 {
+			break
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("certificate not reloaded on SIGHUP; output:\n%s", s.out.String())
+		}
+		time.Sleep(20 * time.Millisecond)
+	}
+	// The first connection is still open: a ping gets its pong.
+	pong := make(chan struct{}, 1)
+	first.SetPongHandler(func(string) error { pong <- struct{}{}; return nil })
+	if err := first.WriteControl(websocket.PingMessage, []byte("x"), time.Now().Add(time.Second)); err != nil {
+		t.Fatal(err)
+	}
+	_ = first.SetReadDeadline(time.Now().Add(2 * time.Second))
+	go func() { _, _, _ = first.ReadMessage() }()
+	select {
+	case <-pong:
+	case <-time.After(2 * time.Second):
+		t.Fatal("the connection opened before the reload is gone")
+	}
+}
+
+// `gatewayworker demo --tls-cert --tls-key`: the chat page points at wss
+// and a verifying client connects.
+func TestDemoTLSFlags(t *testing.T) {
+	dir := t.TempDir()
+	certFile, keyFile := filepath.Join(dir, "cert.pem"), filepath.Join(dir, "key.pem")
+	roots := x509.NewCertPool()
+	roots.AddCert(writeTestCert(t, 5, certFile, keyFile))
+	addrs := freeAddrs(t, 4)
+	s := start(t, "demo", "--listen", addrs[0], "--lan", addrs[1], "--register-listen", addrs[2], "--http", addrs[3],
+		"--tls-cert", certFile, "--tls-key", keyFile)
+	waitStatus(t, s, "http://"+addrs[3]+"/", http.StatusOK, `wss:\/\/`+addrs[0]) // JS-escaped
+	d := websocket.Dialer{TLSClientConfig: &tls.Config{RootCAs: roots}, HandshakeTimeout: 2 * time.Second}
+	c, _, err := d.Dial("wss://"+addrs[0]+"/", nil)
+	if err != nil {
+		t.Fatalf("wss dial: %v; output:\n%s", err, s.out.String())
+	}
+	c.Close()
+}
