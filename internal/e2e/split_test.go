@@ -35,13 +35,21 @@ func buildBinaries(t *testing.T) (gatewayworker, chatWorker string) {
 	return filepath.Join(dir, "gatewayworker"), filepath.Join(dir, "chat")
 }
 
-// freeAddr returns a loopback address that was free a moment ago.
-func freeAddr(t *testing.T) string {
+// freeAddrs returns n distinct loopback addresses that were free a moment
+// ago: all listeners stay open until every address is picked, so the kernel
+// cannot hand out the same port twice.
+func freeAddrs(t *testing.T, n int) []string {
 	t.Helper()
-	l := listen(t)
-	addr := l.Addr().String()
-	l.Close()
-	return addr
+	addrs := make([]string, n)
+	ls := make([]net.Listener, n)
+	for i := range ls {
+		ls[i] = listen(t)
+		addrs[i] = ls[i].Addr().String()
+	}
+	for _, l := range ls {
+		l.Close()
+	}
+	return addrs
 }
 
 type process struct {
@@ -98,7 +106,8 @@ func waitTCP(t *testing.T, addr string) {
 // documented flags, as on separate hosts.
 func TestE2ESplitProcesses(t *testing.T) {
 	bin, chatBin := buildBinaries(t)
-	regAddr, wsAddr, lanAddr := freeAddr(t), freeAddr(t), freeAddr(t)
+	ports := freeAddrs(t, 3)
+	regAddr, wsAddr, lanAddr := ports[0], ports[1], ports[2]
 
 	spawn(t, bin, "register", "--listen", regAddr)
 	waitTCP(t, regAddr)
