@@ -63,8 +63,11 @@ proto-check: proto ## fails when the committed generated code is stale
 bench: ## Go micro-benchmarks of the hot paths
 	$(GO) test -run '^$$' -bench . -benchmem -benchtime 200ms $(PKGS)
 
-bench-compare: build ## load runs of ours and the peers side by side (see docs/benchmarks.md)
-	bash bench/compare.sh
+# make bench-compare: quick sizes (~2 min); FULL=1: the issue's sizes (~30 min);
+# REPEAT=N runs each scenario N times (medians); COMPARE_FLAGS passes more
+# flags to bench/compare.sh (--servers, --scenarios, --out).
+bench-compare: ## load runs of ours and the peers side by side, one table with ratios (see docs/benchmarks.md)
+	bash bench/compare.sh $(if $(FULL),--full,--quick) --repeat $(or $(REPEAT),1) $(COMPARE_FLAGS)
 
 fuzz: ## each fuzz target for FUZZTIME
 	bash scripts/fuzz.sh $(FUZZTIME)

@@ -62,6 +62,26 @@ func (s *testServer) url() string {
 	return "ws://" + s.ln.Addr().String() + "/"
 }
 
+// waitConns polls until the server holds n connections: a client's
+// handshake completes before the server adds it to its broadcast set, so a
+// message sent at once could miss it.
+func (s *testServer) waitConns(t *testing.T, n int) {
+	t.Helper()
+	deadline := time.Now().Add(5 * time.Second)
+	for {
+		s.mu.Lock()
+		got := len(s.conns)
+		s.mu.Unlock()
+		if got == n {
+			return
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("server holds %d connections, want %d", got, n)
+		}
+		time.Sleep(time.Millisecond)
+	}
+}
+
 func (s *testServer) close() {
 	_ = s.ln.Close()
 	s.mu.Lock()

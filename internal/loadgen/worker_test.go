@@ -23,6 +23,7 @@ func TestWorkerLifecycle(t *testing.T) {
 	if got := w.OpenConns(); got != 4 {
 		t.Fatalf("open conns %d", got)
 	}
+	srv.waitConns(t, 4)
 	now := w.Clock().Now()
 	win := Window{Start: now, MeasureStart: now, MeasureEnd: now + int64(200*time.Millisecond)}
 	if err := w.Run(ctx, win); err != nil {
