@@ -112,16 +112,12 @@ func (w *Watcher) session(ctx context.Context, addr string, v *view) (bool, erro
 	if first.GetKind() != pb.WatchResponse_KIND_SNAPSHOT {
 		return false, fmt.Errorf("watch %s: %w: %v first", addr, errProtocol, first.GetKind())
 	}
-	set := make(map[uint64]*pb.GatewayInfo, len(first.GetGateways()))
-	for _, g := range first.GetGateways() {
-		set[g.GetNodeId()] = g
-	}
+	set, n := v.begin(first, time.Now())
 	w.log.Info("watching", "register", addr, "gateways", len(set))
-	if n := v.hold(set, time.Now()); n > 0 {
+	if n > 0 {
 		w.log.Info("gateways missing from the register's snapshot kept for the grace period",
 			"register", addr, "missing", n, "grace", v.grace)
 	}
-	v.report(set)
 
 	type received struct {
 		r   *pb.WatchResponse
@@ -158,10 +154,7 @@ func (w *Watcher) session(ctx context.Context, addr string, v *view) (bool, erro
 			if x.err != nil {
 				return true, fmt.Errorf("watch %s: %w", addr, x.err)
 			}
-			changed := apply(set, x.r)
-			if v.settle(set, x.r, time.Now()) || changed {
-				v.report(set)
-			}
+			v.update(set, x.r, time.Now())
 		case now := <-expired:
 			if v.expire(now) {
 				v.report(set)
@@ -209,12 +202,17 @@ func (v *view) hold(set map[uint64]*pb.GatewayInfo, now time.Time) int {
 }
 
 // settle applies one register message to the held gateways: a snapshot
-// holds anew, an added or removed gateway is no longer held. It reports
-// whether the reported set changed.
+// holds anew, an added or removed gateway is no longer held, a message of an
+// unknown kind is ignored (as apply does). It reports whether the reported
+// set changed.
 func (v *view) settle(set map[uint64]*pb.GatewayInfo, r *pb.WatchResponse, now time.Time) bool {
-	if r.GetKind() == pb.WatchResponse_KIND_SNAPSHOT {
+	switch r.GetKind() {
+	case pb.WatchResponse_KIND_SNAPSHOT:
 		before := len(v.held)
 		return v.hold(set, now) != before
+	case pb.WatchResponse_KIND_ADDED, pb.WatchResponse_KIND_REMOVED:
+	default:
+		return false
 	}
 	changed := false
 	for _, g := range r.GetGateways() {
@@ -224,6 +222,27 @@ func (v *view) settle(set map[uint64]*pb.GatewayInfo, r *pb.WatchResponse, now t
 		}
 	}
 	return changed
+}
+
+// begin starts a session on the register's first message, a snapshot: it
+// returns the session's set and how many gateways are held, and reports.
+func (v *view) begin(first *pb.WatchResponse, now time.Time) (set map[uint64]*pb.GatewayInfo, heldN int) {
+	set = make(map[uint64]*pb.GatewayInfo, len(first.GetGateways()))
+	for _, g := range first.GetGateways() {
+		set[g.GetNodeId()] = g
+	}
+	heldN = v.hold(set, now)
+	v.report(set)
+	return set, heldN
+}
+
+// update applies one register message after the snapshot to set and the
+// held gateways, and reports the set if it changed.
+func (v *view) update(set map[uint64]*pb.GatewayInfo, r *pb.WatchResponse, now time.Time) {
+	changed := apply(set, r)
+	if v.settle(set, r, now) || changed {
+		v.report(set)
+	}
 }
 
 // nextExpiry returns the earliest end of a grace period.

@@ -1,6 +1,10 @@
 package linker
 
-import "sync"
+import (
+	"cmp"
+	"slices"
+	"sync"
+)
 
 // acker tracks the events of one link session and computes the cumulative
 // ack: the highest seq such that every event up to it is done. Events arrive
@@ -10,24 +14,28 @@ type acker struct {
 	base     uint64 // every seq <= base is done
 	recv     uint64 // highest seq received
 	sent     uint64 // last ack handed to the sender
-	win      []bool // win[head+i]: seq base+1+i is done
+	hand     []slot // hand[head:]: events received above base, in seq order
 	head     int
 	detached bool // the session is over: completions are ignored
 }
 
+// slot is one received event above the ack base.
+type slot struct {
+	seq  uint64
+	done bool
+}
+
 // received records the arrival of seq. It reports false for a duplicate or
 // stale seq, which must not be dispatched. A gap (seqs never received) is
-// treated as done: the gateway gave those events up.
+// treated as done: the gateway gave those events up. Only received events
+// take room, so a gap of any size costs nothing.
 func (a *acker) received(seq uint64) bool {
 	a.mu.Lock()
 	defer a.mu.Unlock()
 	if seq <= a.recv {
 		return false
 	}
-	for s := a.recv + 1; s < seq; s++ {
-		a.win = append(a.win, true)
-	}
-	a.win = append(a.win, false)
+	a.hand = append(a.hand, slot{seq: seq})
 	a.recv = seq
 	a.advance()
 	return true
@@ -40,23 +48,39 @@ func (a *acker) complete(seq uint64) bool {
 	if a.detached || seq <= a.base || seq > a.recv {
 		return false
 	}
-	a.win[a.head+int(seq-a.base-1)] = true
+	live := a.hand[a.head:] // not empty: base < seq <= recv
+	// Without gaps seq sits at its offset from the first one; else search.
+	i, found := 0, false
+	if off := seq - live[0].seq; off < uint64(len(live)) && live[off].seq == seq {
+		i, found = int(off), true
+	} else {
+		i, found = slices.BinarySearchFunc(live, seq, func(s slot, seq uint64) int { return cmp.Compare(s.seq, seq) })
+	}
+	if !found || live[i].done {
+		return false // in a gap, or completed twice
+	}
+	live[i].done = true
 	before := a.base
 	a.advance()
 	return a.base != before
 }
 
+// advance drops the done events at the head and moves base up to just below
+// the first event not done (to recv when none is left).
 func (a *acker) advance() {
-	for a.head < len(a.win) && a.win[a.head] {
+	for a.head < len(a.hand) && a.hand[a.head].done {
 		a.head++
-		a.base++
 	}
-	if a.head == len(a.win) {
-		a.win = a.win[:0]
+	if a.head == len(a.hand) {
+		a.hand = a.hand[:0]
 		a.head = 0
-	} else if a.head > 1024 && a.head > len(a.win)/2 {
-		n := copy(a.win, a.win[a.head:])
-		a.win = a.win[:n]
+		a.base = a.recv
+		return
+	}
+	a.base = a.hand[a.head].seq - 1
+	if a.head > 1024 && a.head > len(a.hand)/2 {
+		n := copy(a.hand, a.hand[a.head:])
+		a.hand = a.hand[:n]
 		a.head = 0
 	}
 }
