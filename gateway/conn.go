@@ -6,7 +6,6 @@ import (
 	"net"
 	"sync"
 	"sync/atomic"
-	"syscall"
 	"time"
 
 	"github.com/gatewayworker/gatewayworker/internal/gwqueue"
@@ -52,10 +51,14 @@ const codeAbnormal = 1006
 type conn struct {
 	g   *Gateway
 	seq uint64
-	nc  net.Conn
-	// rc is nc's raw socket for the writer shards' non-blocking writes;
-	// nil when nc has no file descriptor (TLS): a flusher writes instead.
-	rc syscall.RawConn
+	// nc is the client's connection when it has no bare socket (TLS, or
+	// taking the socket failed): a reader goroutine and a flusher serve it.
+	// nil otherwise.
+	nc net.Conn
+	// fd is the client's bare, non-blocking socket when nc is nil (fd.go);
+	// fdRefs counts the syscalls in flight on it, and fdClosing.
+	fd     int32
+	fdRefs atomic.Int32
 
 	// Heartbeat state: lastSeen is written by readers, read by the
 	// heartbeat; lastPing belongs to the heartbeat goroutine.
@@ -76,24 +79,31 @@ type conn struct {
 	state       connState
 	connectSent bool // the Connect event went out: a Close event must follow
 	flushing    bool // a writer shard or the flusher owns the writing (writer.go)
-	desc        *netpoll.Desc
-	q           gwqueue.Queue
-	lingerCh    chan struct{}
-	closeReason string
-	uid         string
-	groups      []string
+	readOff     bool // the reader stopped: the poller is no longer armed for input
+	// rwait and wwait say that a slow reader, a flusher, waits for the
+	// poller on wake (bare sockets, fd.go).
+	rwait, wwait bool
+	desc         *netpoll.Desc
+	wake         *fdWake // made on the first wait
+	q            gwqueue.Queue
+	lingerCh     chan struct{}
+	closeReason  string
+	uid          string
+	groups       []string
 	// session is replaced, never modified, so events may share it.
 	session     map[string]string
 	sessionSize int // approximate encoded size of session
 	sessionVer  uint64
 }
 
-func newConn(g *Gateway, nc net.Conn) *conn {
-	c := &conn{g: g, seq: g.seq.Add(1), nc: nc}
-	if sc, ok := nc.(syscall.Conn); ok {
-		if rc, err := sc.SyscallConn(); err == nil {
-			c.rc = rc
-		}
+// newConn makes a client of nc, or of its bare socket fd when fd >= 0 (nc
+// is then closed and not kept).
+func newConn(g *Gateway, nc net.Conn, fd int) *conn {
+	c := &conn{g: g, seq: g.seq.Add(1), fd: -1}
+	if fd >= 0 {
+		c.fd = int32(fd)
+	} else {
+		c.nc = nc
 	}
 	c.rd.Limits = wsconn.Limits{MaxFrameSize: g.cfg.MaxFrameSize, MaxMessageSize: g.cfg.MaxMessageSize}
 	now := time.Now().UnixNano()
@@ -109,12 +119,26 @@ func (c *conn) key() uint64 { return rendezvous.Key(c.g.nodeID, c.seq) }
 
 // remoteAddr is the client's address (host:port), built on demand: an idle
 // client does not keep the string.
-func (c *conn) remoteAddr() string { return c.nc.RemoteAddr().String() }
+func (c *conn) remoteAddr() string {
+	if c.nc != nil {
+		return c.nc.RemoteAddr().String()
+	}
+	if !c.acquireFD() {
+		return ""
+	}
+	defer c.releaseFD()
+	return sysPeerAddr(c.fd)
+}
 
 // attach makes an upgraded client live: registered, announced to a worker
 // with a Connect event, and watched for readability.
 func (g *Gateway) attach(nc net.Conn, remote string, hs *wsconn.Handshake) {
-	c := newConn(g, nc)
+	fd, err := takeFD(nc)
+	if err != nil {
+		// Served as a net.Conn instead.
+		g.log.Debug("client socket kept as net.Conn", "remote", remote, "err", err)
+	}
+	c := newConn(g, nc, fd)
 	g.hub.add(c)
 	if g.draining.Load() {
 		// Shutdown began after the handshake; drain may have missed c.
@@ -139,9 +163,10 @@ func (g *Gateway) attach(nc net.Conn, remote string, hs *wsconn.Handshake) {
 	}
 	c.connectSent = true
 	g.emitLocked(c, &pb.Event{Kind: &pb.Event_Connect{Connect: connect}}, size)
-	if _, ok := nc.(syscall.Conn); !ok {
-		// No fd to poll (e.g. a TLS connection, whose buffered plaintext
-		// the socket's readiness does not show): one reader goroutine.
+	if c.nc != nil {
+		// No bare socket to poll (e.g. a TLS connection, whose buffered
+		// plaintext the socket's readiness does not show): one reader
+		// goroutine.
 		c.mu.Unlock()
 		g.connWG.Add(1)
 		go c.readLoop()
@@ -149,7 +174,7 @@ func (g *Gateway) attach(nc net.Conn, remote string, hs *wsconn.Handshake) {
 	}
 	// Registered under c.mu so that finish (which removes it) cannot run
 	// in between and leave a registration on a closed, reused fd.
-	desc, err := g.poller.AddFunc(nc, c.onReadable)
+	desc, err := g.poller.AddFD(int(c.fd), c.onReady)
 	if err == nil {
 		c.desc = desc
 	}
@@ -159,9 +184,6 @@ func (g *Gateway) attach(nc net.Conn, remote string, hs *wsconn.Handshake) {
 		c.finish(wsconn.CloseInternalError, "internal error")
 	}
 }
-
-// onReadable runs on the poller goroutine: it must not block.
-func (c *conn) onReadable(*netpoll.Desc) { c.g.pool.ScheduleTask((*readTask)(c)) }
 
 // readTask is a client as the pool's task of reading it: scheduling it
 // needs no func value per client.
@@ -175,42 +197,52 @@ func (c *conn) readReady() {
 	if !c.reading.CompareAndSwap(false, true) {
 		return
 	}
-	br := c.g.readers.Get().(*bufio.Reader)
-	br.Reset(c.nc)
-	switch c.readFrames(br, true) {
+	rb := c.g.readers.Get().(*readBuf)
+	rb.fr = fdReader{c: c}
+	rb.br.Reset(&rb.fr)
+	switch c.readFrames(rb, true) {
 	case readHandedOff:
-		// readSlow owns br and the end of the run now.
+		// readSlow owns rb and the end of the run now.
 	case readMore:
-		c.endRead(br, true)
+		c.endRead(rb, true)
 	default:
-		c.endRead(br, false)
+		c.endRead(rb, false)
 	}
+}
+
+// readBuf is a read run's buffer, pooled: a bufio.Reader over fr.
+type readBuf struct {
+	br *bufio.Reader
+	fr fdReader
 }
 
 // readSlow continues readReady on a goroutine of the client's own when a
 // frame (or fragmented message) has only partly arrived: it waits for the
 // rest, up to FrameTimeout, without holding one of the pool's workers, so
 // clients that stall mid-frame delay nobody else.
-func (c *conn) readSlow(br *bufio.Reader) {
+func (c *conn) readSlow(rb *readBuf) {
 	defer c.g.connWG.Done()
-	c.endRead(br, c.readFrames(br, false) == readMore)
+	rb.fr.slow = true
+	c.endRead(rb, c.readFrames(rb, false) == readMore)
 }
 
-// endRead ends a read run: it returns br to the pool, and re-arms the
-// poller if more says the client is to be read again.
-func (c *conn) endRead(br *bufio.Reader, more bool) {
-	br.Reset(nil)
-	c.g.readers.Put(br)
+// endRead ends a read run: it returns rb to the pool, and re-arms the
+// poller if more says the client is to be read again (or for a flusher
+// waiting to write).
+func (c *conn) endRead(rb *readBuf, more bool) {
+	rb.br.Reset(nil)
+	rb.fr = fdReader{}
+	c.g.readers.Put(rb)
 	// Releasing reading orders this run before the next one, which the
 	// re-armed poller may start at once.
 	c.reading.Store(false)
-	if !more {
-		return
-	}
 	c.mu.Lock()
 	var err error
-	if c.state != stateClosed && c.desc != nil {
-		err = c.g.poller.Resume(c.desc)
+	if !more {
+		c.readOff = true
+	}
+	if c.state != stateClosed && c.desc != nil && (more || c.wwait) {
+		err = c.armLocked()
 	}
 	c.mu.Unlock()
 	if err != nil && !errors.Is(err, netpoll.ErrRemoved) {
@@ -223,14 +255,14 @@ func (c *conn) endRead(br *bufio.Reader, more bool) {
 // as readReady does.
 func (c *conn) readLoop() {
 	defer c.g.connWG.Done()
-	br := bufio.NewReaderSize(c.nc, readBufferSize)
+	rb := &readBuf{br: bufio.NewReaderSize(c.nc, readBufferSize)}
 	for {
 		_ = c.nc.SetReadDeadline(time.Time{})
-		if _, err := br.Peek(1); err != nil {
+		if _, err := rb.br.Peek(1); err != nil {
 			c.readFailed(err)
 			return
 		}
-		if c.readFrames(br, false) != readMore {
+		if c.readFrames(rb, false) != readMore {
 			return
 		}
 	}
@@ -249,23 +281,31 @@ const (
 // is incomplete. Polled (on a pool worker, woken by the poller), it reads a
 // frame only once it has wholly arrived, and hands a partly received one
 // over to readSlow.
-func (c *conn) readFrames(br *bufio.Reader, polled bool) readResult {
+func (c *conn) readFrames(rb *readBuf, polled bool) readResult {
+	br := rb.br
 	for {
 		if c.isClosed() {
 			return readDone
 		}
-		_ = c.nc.SetReadDeadline(time.Now().Add(c.g.cfg.FrameTimeout))
+		if c.nc != nil {
+			_ = c.nc.SetReadDeadline(time.Now().Add(c.g.cfg.FrameTimeout))
+		} else {
+			rb.fr.deadline = time.Now().Add(c.g.cfg.FrameTimeout).UnixNano()
+		}
 		if polled {
 			if br.Buffered() == 0 && !c.rd.Fragmenting() {
 				// The poller saw input: this fills br without waiting.
 				if _, err := br.Peek(1); err != nil {
+					if errors.Is(err, errWouldBlock) {
+						return readMore // a spurious wake-up
+					}
 					c.readFailed(err)
 					return readDone
 				}
 			}
 			if buf, _ := br.Peek(br.Buffered()); !c.rd.Ready(buf) {
 				c.g.connWG.Add(1)
-				go c.readSlow(br)
+				go c.readSlow(rb)
 				return readHandedOff
 			}
 		}
@@ -396,7 +436,11 @@ func (c *conn) beginCloseLocked(code uint16, reason string, mode closeMode, last
 		c.q.Reset()
 		if c.inflight > 0 {
 			// A write of the dropped frames is under way: bound it too.
-			_ = c.nc.SetWriteDeadline(time.Now().Add(closeLinger))
+			if c.nc != nil {
+				_ = c.nc.SetWriteDeadline(time.Now().Add(closeLinger))
+			} else if c.wwait {
+				c.wakeLocked(true) // the flusher shortens its deadline
+			}
 		}
 	}
 	if last != nil {
@@ -428,14 +472,26 @@ func (c *conn) finish(code uint16, reason string) {
 		ev := &pb.Event{Kind: &pb.Event_Close{Close: &pb.Close{Code: uint32(c.closeCode), Reason: c.closeReason}}}
 		c.g.emitLocked(c, ev, len(c.closeReason))
 	}
+	// Waiters wake up and find the socket closed.
+	if c.rwait {
+		c.wakeLocked(false)
+	}
+	if c.wwait {
+		c.wakeLocked(true)
+	}
 	desc := c.desc
 	c.desc = nil
 	c.mu.Unlock()
 
+	// The registration goes first: the fd number may be reused once closed.
 	if desc != nil {
 		_ = c.g.poller.Remove(desc)
 	}
-	_ = c.nc.Close()
+	if c.nc != nil {
+		_ = c.nc.Close()
+	} else {
+		c.closeFD()
+	}
 	c.g.hub.remove(c)
 	c.g.nconns.Add(-1)
 	c.g.clientGone()

@@ -7,12 +7,15 @@
 //
 // A client id is the gateway's random node id (drawn per start) and a
 // per-gateway connection sequence (see internal/clientid). After the
-// upgrade (no net/http: wsconn.Upgrade on the raw connection) a client is
-// registered with an epoll poller; when it is readable a pool goroutine
-// reads the frames available with a pooled buffer and re-arms the poller.
-// A frame only partly arrived is waited for (up to FrameTimeout) on a
-// goroutine of that client's own, so a client stalling mid-frame never
-// holds a pool goroutine. An idle client holds no goroutine and no buffer. Writes go through a
+// upgrade (no net/http: wsconn.Upgrade on the raw connection) a plain
+// client keeps only its socket's file descriptor (no net.Conn, no runtime
+// poll descriptor; fd.go) and is registered with an epoll poller; when it
+// is readable a pool goroutine reads the frames available with a pooled
+// buffer and re-arms the poller. A frame only partly arrived is waited for
+// (up to FrameTimeout) on a goroutine of that client's own, parked until
+// the poller reports more input, so a client stalling mid-frame never
+// holds a pool goroutine nor a thread. TLS clients keep their net.Conn and
+// a reader goroutine. An idle client holds no goroutine and no buffer. Writes go through a
 // per-client queue of shared, encoded frames with a byte budget
 // (MaxPending); a few writer shards (one per CPU) write every client's
 // queued frames with one non-blocking write or writev each, and a client

@@ -42,7 +42,7 @@ func FuzzLinkRequest(f *testing.F) {
 			t.Fatal(err)
 		}
 		for range 3 {
-			g.hub.add(newConn(g, discardConn{}))
+			g.hub.add(newConn(g, discardConn{}, -1))
 		}
 		l := newLink(g, &pb.Hello{LinkerId: "w"})
 		l.cmd.applyAll(l, &req)

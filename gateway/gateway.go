@@ -99,7 +99,7 @@ func New(cfg Config) (*Gateway, error) {
 	g.hub.init()
 	g.wr.init(g)
 	g.router.init(g)
-	g.readers.New = func() any { return bufio.NewReaderSize(nil, readBufferSize) }
+	g.readers.New = func() any { return &readBuf{br: bufio.NewReaderSize(nil, readBufferSize)} }
 	if err := g.initMetrics(); err != nil {
 		return nil, err
 	}

@@ -52,14 +52,14 @@ func FuzzClientStream(f *testing.F) {
 		l := newLink(g, &pb.Hello{LinkerId: "w", Events: true})
 		g.router.add(l)
 		nc := &inputConn{in: bytes.NewReader(data)}
-		c := newConn(g, nc)
+		c := newConn(g, nc, -1)
 		g.hub.add(c)
 		c.mu.Lock()
 		c.connectSent = true
 		c.mu.Unlock()
-		br := bufio.NewReaderSize(nc, readBufferSize)
-		for c.readFrames(br, false) == readMore {
-			if _, err := br.Peek(1); err != nil {
+		rb := &readBuf{br: bufio.NewReaderSize(nc, readBufferSize)}
+		for c.readFrames(rb, false) == readMore {
+			if _, err := rb.br.Peek(1); err != nil {
 				c.readFailed(err)
 				break
 			}

@@ -20,16 +20,16 @@ import (
 //     sequence). send puts the client on its shard's dirty list; the shard's
 //     goroutine (running only while the list is not empty) takes the list,
 //     and for each client takes everything queued and writes it with one
-//     non-blocking writev through syscall.RawConn.Write. While it works,
+//     non-blocking writev on the client's bare socket (fd.go). While it works,
 //     new frames pile up in the queues, so under load one write carries
 //     several frames (each still its own WebSocket frame); at low load a
 //     frame costs one write and no goroutine start per client.
 //   - A flusher goroutine of the client (flush) when the socket is full (a
 //     slow or stuck client: it waits for the socket with WriteTimeout,
 //     without holding up the shard), when the client is closing (the
-//     close frame, then the linger) and for sockets without a file
-//     descriptor (TLS). It hands the client back to its shard once its
-//     queue is empty.
+//     close frame, then the linger) and for clients without a bare socket
+//     (TLS). It hands the client back to its shard once its queue is
+//     empty.
 //
 // c.flushing says that one of them owns the client's writing: at most one
 // writes at a time, and a client is on a dirty list at most once.
@@ -42,9 +42,7 @@ type writers struct {
 func (w *writers) init(g *Gateway) {
 	w.shards = make([]writerShard, max(1, runtime.GOMAXPROCS(0)))
 	for i := range w.shards {
-		s := &w.shards[i]
-		s.g = g
-		s.writeFn = s.writeFD
+		w.shards[i].g = g
 	}
 }
 
@@ -64,10 +62,8 @@ type writerShard struct {
 	running bool
 
 	// Owned by the running goroutine.
-	work    []*conn
-	batch   gwqueue.Batch
-	werr    error              // result of writeFn
-	writeFn func(uintptr) bool // s.writeFD, bound once: RawConn.Write does not allocate
+	work  []*conn
+	batch gwqueue.Batch
 }
 
 func (s *writerShard) add(c *conn) {
@@ -125,12 +121,7 @@ func (s *writerShard) write(c *conn) {
 	c.inflight = clampInflight(n)
 	c.mu.Unlock()
 
-	s.werr = nil
-	err := c.rc.Write(s.writeFn)
-	if err == nil {
-		err = s.werr
-	}
-	if err != nil {
+	if err := c.writeNonblock(&s.batch); err != nil {
 		s.batch.Reset()
 		c.mu.Lock()
 		c.inflight = 0
@@ -158,13 +149,6 @@ func (s *writerShard) write(c *conn) {
 
 // clampInflight fits a batch's size into conn.inflight.
 func clampInflight(n int) int32 { return int32(min(n, math.MaxInt32)) }
-
-// writeFD is s.writeFn, called by RawConn.Write with the socket held open.
-// Returning true always makes RawConn.Write return without waiting.
-func (s *writerShard) writeFD(fd uintptr) bool {
-	s.werr = s.batch.WriteNonblock(int(fd))
-	return true
-}
 
 // send queues an encoded frame for the client. The frame is shared with
 // other clients and must not be modified. It never blocks on the network;
@@ -220,14 +204,14 @@ func (c *conn) sendControl(frame []byte) {
 }
 
 // kickLocked makes sure someone writes c's queue: its shard for an open
-// client with a file descriptor (nothing more to do), else a flusher the
+// client with a bare socket (nothing more to do), else a flusher the
 // caller starts with startFlusher after unlocking when it returns true.
 func (c *conn) kickLocked() bool {
 	if c.flushing {
 		return false
 	}
 	c.flushing = true
-	if c.rc != nil && c.state == stateOpen {
+	if c.nc == nil && c.state == stateOpen {
 		c.g.wr.schedule(c)
 		return false
 	}
@@ -253,8 +237,7 @@ func (c *conn) flush(rest *gwqueue.Batch) {
 	}
 	for {
 		if rest.Len() > 0 {
-			c.setWriteDeadline()
-			_, err := rest.WriteTo(c.nc)
+			err := c.writeRest(rest)
 			rest.Reset()
 			c.mu.Lock()
 			c.inflight = 0
@@ -277,8 +260,10 @@ func (c *conn) flush(rest *gwqueue.Batch) {
 			continue
 		}
 		if c.state == stateOpen {
-			// A deadline left behind would fail the shard's next write.
-			_ = c.nc.SetWriteDeadline(time.Time{})
+			if c.nc != nil {
+				// A deadline left behind would fail the next write.
+				_ = c.nc.SetWriteDeadline(time.Time{})
+			}
 			c.flushing = false
 			c.mu.Unlock()
 			return
@@ -288,6 +273,17 @@ func (c *conn) flush(rest *gwqueue.Batch) {
 		c.linger(linger)
 		return
 	}
+}
+
+// writeRest is the flusher's blocking write of rest, bounded as
+// setWriteDeadline says.
+func (c *conn) writeRest(rest *gwqueue.Batch) error {
+	if c.nc == nil {
+		return c.writeFD(rest)
+	}
+	c.setWriteDeadline()
+	_, err := rest.WriteTo(c.nc)
+	return err
 }
 
 // setWriteDeadline arms the deadline of the flusher's next write:

@@ -8,6 +8,7 @@ import (
 	"fmt"
 	"io"
 	"log/slog"
+	"math"
 	"net"
 	"sync"
 	"sync/atomic"
@@ -20,6 +21,12 @@ const (
 	// armEvents is what a registration waits for. EPOLLHUP and EPOLLERR are
 	// always reported. One-shot: the socket is disarmed after each event.
 	armEvents = unix.EPOLLIN | unix.EPOLLRDHUP | unix.EPOLLONESHOT
+	// readEvents and writeEvents are the events reported as readable and
+	// writable by Desc.Events.
+	readEvents  = unix.EPOLLIN | unix.EPOLLRDHUP | unix.EPOLLHUP | unix.EPOLLERR
+	writeEvents = unix.EPOLLOUT | unix.EPOLLHUP | unix.EPOLLERR
+	// removedBit marks a removed Desc in Desc.state.
+	removedBit = 1 << 31
 	// waitBatch is the number of events taken per epoll_wait.
 	waitBatch = 128
 	// wakeID is the event id of the eventfd that Close uses to wake the wait
@@ -52,22 +59,38 @@ type Poller struct {
 	wg        sync.WaitGroup
 }
 
-// Desc is one connection's registration, returned by Poller.Add.
+// Desc is one connection's registration, returned by Poller.Add, AddFunc
+// or AddFD.
 type Desc struct {
 	id      uint64
-	rc      syscall.RawConn
+	rc      syscall.RawConn // nil for a bare file descriptor (AddFD)
 	onReady func(*Desc)
 
 	// fireMu is held by the wait goroutine while onReady runs, so Remove can
-	// wait for a callback in flight; removed is checked under it.
-	fireMu  sync.Mutex
-	removed atomic.Bool
+	// wait for a callback in flight; removedBit is checked under it.
+	fireMu sync.Mutex
+	// state holds removedBit and, while onReady runs, the epoll events it
+	// runs for (Events).
+	state atomic.Uint32
+	fd    int32 // AddFD's file descriptor
+}
+
+// removed reports whether Remove was called.
+func (d *Desc) removed() bool { return d.state.Load()&removedBit != 0 }
+
+// Events reports, from within onReady, whether the socket is readable and
+// whether it is writable (a hang-up or an error is both). Outside onReady
+// it reports what the last callback ran for.
+func (d *Desc) Events() (readable, writable bool) {
+	ev := d.state.Load() &^ removedBit
+	return ev&readEvents != 0, ev&writeEvents != 0
 }
 
 // ctlArgs passes the arguments of one epoll_ctl through RawConn.Control;
 // fn is a.control, bound once per ctlArgs.
 type ctlArgs struct {
 	epfd, op int
+	events   uint32
 	id       uint64
 	err      error
 	fn       func(fd uintptr)
@@ -75,7 +98,7 @@ type ctlArgs struct {
 
 // control is a.fn, called by RawConn.Control with the fd held open.
 func (a *ctlArgs) control(fd uintptr) {
-	ev := unix.EpollEvent{Events: armEvents}
+	ev := unix.EpollEvent{Events: a.events}
 	setID(&ev, a.id)
 	a.err = unix.EpollCtl(a.epfd, a.op, int(fd), &ev)
 }
@@ -161,8 +184,27 @@ func (p *Poller) AddFunc(conn net.Conn, onReady func(d *Desc)) (*Desc, error) {
 	if err != nil {
 		return nil, fmt.Errorf("netpoll: add: %w", err)
 	}
-	d := &Desc{rc: rc, onReady: onReady}
+	d := &Desc{rc: rc, onReady: onReady, fd: -1}
+	return p.register(d)
+}
 
+// AddFD registers a bare, non-blocking socket file descriptor as AddFunc
+// registers a connection, armed for readability. The caller owns fd: it
+// must call Remove before closing it, and must not call Resume or Arm
+// concurrently with or after Remove (the fd number could then belong to
+// another socket).
+func (p *Poller) AddFD(fd int, onReady func(d *Desc)) (*Desc, error) {
+	if onReady == nil {
+		return nil, ErrNilCallback
+	}
+	if fd < 0 || fd > math.MaxInt32 {
+		return nil, fmt.Errorf("netpoll: add: %w", unix.EBADF)
+	}
+	return p.register(&Desc{fd: int32(fd), onReady: onReady})
+}
+
+// register gives d an id, publishes it and arms it for readability.
+func (p *Poller) register(d *Desc) (*Desc, error) {
 	// Publish before arming so an immediate event finds the descriptor.
 	p.descMu.Lock()
 	p.nextID++
@@ -170,8 +212,8 @@ func (p *Poller) AddFunc(conn net.Conn, onReady func(d *Desc)) (*Desc, error) {
 	p.descs[d.id] = d
 	p.descMu.Unlock()
 
-	if err := p.ctl(d, unix.EPOLL_CTL_ADD); err != nil {
-		d.removed.Store(true)
+	if err := p.ctl(d, unix.EPOLL_CTL_ADD, armEvents); err != nil {
+		d.state.Store(removedBit)
 		p.forget(d)
 		return nil, fmt.Errorf("netpoll: add: %w", err)
 	}
@@ -180,12 +222,24 @@ func (p *Poller) AddFunc(conn net.Conn, onReady func(d *Desc)) (*Desc, error) {
 
 // Resume re-arms d after its callback fired. It fails with ErrRemoved after
 // Remove, ErrClosed after Close, or an error when the connection is closed.
-func (p *Poller) Resume(d *Desc) error {
-	if d == nil || d.removed.Load() {
+func (p *Poller) Resume(d *Desc) error { return p.Arm(d, true, false) }
+
+// Arm re-arms d, one-shot, for readability if read, writability if write
+// (both: the callback runs once for whichever comes first; see
+// Desc.Events). Resume is Arm(d, true, false). Errors are Resume's.
+func (p *Poller) Arm(d *Desc, read, write bool) error {
+	if d == nil || d.removed() {
 		return ErrRemoved
 	}
-	if err := p.ctl(d, unix.EPOLL_CTL_MOD); err != nil {
-		if d.removed.Load() { // a concurrent Remove won
+	events := uint32(unix.EPOLLONESHOT)
+	if read {
+		events |= unix.EPOLLIN | unix.EPOLLRDHUP
+	}
+	if write {
+		events |= unix.EPOLLOUT
+	}
+	if err := p.ctl(d, unix.EPOLL_CTL_MOD, events); err != nil {
+		if d.removed() { // a concurrent Remove won
 			return ErrRemoved
 		}
 		return fmt.Errorf("netpoll: resume: %w", err)
@@ -199,7 +253,7 @@ func (p *Poller) Resume(d *Desc) error {
 // socket). When Remove returns, d's callback is not running and will not
 // run again. It is idempotent, and a no-op after Close.
 func (p *Poller) Remove(d *Desc) error {
-	if d == nil || d.removed.Swap(true) {
+	if d == nil || d.state.Or(removedBit)&removedBit != 0 {
 		return nil
 	}
 	// Wait for a callback in flight; later events see removed.
@@ -208,7 +262,7 @@ func (p *Poller) Remove(d *Desc) error {
 	d.fireMu.Unlock()
 	p.forget(d)
 
-	err := p.ctl(d, unix.EPOLL_CTL_DEL)
+	err := p.ctl(d, unix.EPOLL_CTL_DEL, 0)
 	switch {
 	case err == nil, errors.Is(err, ErrClosed), errors.Is(err, errConnClosed):
 		return nil
@@ -242,16 +296,22 @@ func (p *Poller) Close() error {
 // errConnClosed wraps the error of RawConn.Control on a closed connection.
 var errConnClosed = errors.New("netpoll: connection closed")
 
-// ctl runs epoll_ctl(op) on d's fd, holding the fd open (RawConn.Control)
-// so it cannot be closed and reused meanwhile.
-func (p *Poller) ctl(d *Desc, op int) error {
+// ctl runs epoll_ctl(op, events) on d's fd, holding the fd open
+// (RawConn.Control) so it cannot be closed and reused meanwhile; a bare fd
+// (AddFD) is the caller's to keep open.
+func (p *Poller) ctl(d *Desc, op int, events uint32) error {
 	p.mu.RLock()
 	defer p.mu.RUnlock()
 	if p.closed {
 		return ErrClosed
 	}
+	if d.rc == nil {
+		ev := unix.EpollEvent{Events: events}
+		setID(&ev, d.id)
+		return unix.EpollCtl(p.epfd, op, int(d.fd), &ev)
+	}
 	a := p.ctlArgs.Get().(*ctlArgs)
-	a.op, a.id, a.err = op, d.id, nil
+	a.op, a.events, a.id, a.err = op, events, d.id, nil
 	err := d.rc.Control(a.fn)
 	if err == nil {
 		err = a.err
@@ -292,16 +352,25 @@ func (p *Poller) wait() {
 			d := p.descs[id]
 			p.descMu.RUnlock()
 			if d != nil {
-				d.fire()
+				d.fire(events[i].Events)
 			}
 		}
 	}
 }
 
-func (d *Desc) fire() {
+func (d *Desc) fire(events uint32) {
 	d.fireMu.Lock()
 	defer d.fireMu.Unlock()
-	if !d.removed.Load() {
-		d.onReady(d)
+	// Only fire and Remove write state, and fire holds fireMu: a Remove
+	// racing with this store is waiting for fireMu and sets the bit again.
+	for {
+		old := d.state.Load()
+		if old&removedBit != 0 {
+			return
+		}
+		if d.state.CompareAndSwap(old, events&^removedBit) {
+			break
+		}
 	}
+	d.onReady(d)
 }

@@ -24,6 +24,15 @@ func (p *Poller) AddFunc(conn net.Conn, onReady func(d *Desc)) (*Desc, error) {
 	return nil, ErrUnsupported
 }
 
+// AddFD returns ErrUnsupported.
+func (p *Poller) AddFD(fd int, onReady func(d *Desc)) (*Desc, error) { return nil, ErrUnsupported }
+
+// Arm returns ErrUnsupported.
+func (p *Poller) Arm(d *Desc, read, write bool) error { return ErrUnsupported }
+
+// Events reports nothing.
+func (d *Desc) Events() (readable, writable bool) { return false, false }
+
 // Resume returns ErrUnsupported.
 func (p *Poller) Resume(d *Desc) error { return ErrUnsupported }
 

@@ -11,6 +11,8 @@ import (
 	"testing"
 	"time"
 	"unsafe"
+
+	"golang.org/x/sys/unix"
 )
 
 // quiet is how long TestRemoveWaitsForRunningCallback waits to conclude
@@ -523,5 +525,64 @@ func TestDescIsSmall(t *testing.T) {
 	}
 	if allocs := testing.AllocsPerRun(100, func() { _ = p.Resume(d) }); allocs != 0 {
 		t.Fatalf("%v allocations per Resume", allocs)
+	}
+}
+
+// A bare descriptor (AddFD) fires for input, and Arm with write fires for a
+// socket with room to write, reporting which through Desc.Events.
+func TestAddFDArmEvents(t *testing.T) {
+	p := newPoller(t)
+	fds, err := unix.Socketpair(unix.AF_UNIX, unix.SOCK_STREAM|unix.SOCK_NONBLOCK|unix.SOCK_CLOEXEC, 0)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer unix.Close(fds[1])
+	type ev struct{ r, w bool }
+	fired := make(chan ev, 4)
+	d, err := p.AddFD(fds[0], func(d *Desc) {
+		r, w := d.Events()
+		fired <- ev{r, w}
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	next := func() ev {
+		t.Helper()
+		select {
+		case e := <-fired:
+			return e
+		case <-time.After(5 * time.Second):
+			t.Fatal("no callback")
+			return ev{}
+		}
+	}
+	// Nothing to read: arming for writing fires at once, writable only.
+	if err := p.Arm(d, true, true); err != nil {
+		t.Fatal(err)
+	}
+	if e := next(); e.r || !e.w {
+		t.Fatalf("events %+v, want writable only", e)
+	}
+	if _, err := unix.Write(fds[1], []byte("x")); err != nil {
+		t.Fatal(err)
+	}
+	if err := p.Resume(d); err != nil {
+		t.Fatal(err)
+	}
+	if e := next(); !e.r || e.w {
+		t.Fatalf("events %+v, want readable only", e)
+	}
+	if err := p.Remove(d); err != nil {
+		t.Fatal(err)
+	}
+	_ = unix.Close(fds[0])
+	if err := p.Arm(d, true, false); !errors.Is(err, ErrRemoved) {
+		t.Fatalf("Arm after Remove: %v, want ErrRemoved", err)
+	}
+	if _, err := p.AddFD(-1, func(*Desc) {}); err == nil {
+		t.Fatal("AddFD(-1) succeeded")
+	}
+	if _, err := p.AddFD(fds[1], nil); !errors.Is(err, ErrNilCallback) {
+		t.Fatalf("AddFD(nil callback): %v", err)
 	}
 }
