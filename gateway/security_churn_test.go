@@ -268,7 +268,7 @@ func TestPingFloodNotReading(t *testing.T) {
 	stop := make(chan struct{})
 	peak := heapSampler(stop)
 	flooding := latency(100)
-	eventually(t, "flooder closed as a slow consumer", func() bool { return tg.Stats().SlowConsumer == 1 })
+	eventuallyWithin(t, 4*waitFor, "flooder closed as a slow consumer", func() bool { return tg.Stats().SlowConsumer == 1 })
 	close(stop)
 	_ = flooder.Close()
 	sent := <-floodDone
