@@ -17,11 +17,14 @@ func TestHAWorkerCrash(t *testing.T) {
 	startWorkerProcess(t, "w2", handleTime, c.register)
 	c.waitLinked(2)
 
+	// Client ids are random, so which worker a client hashes to is too:
+	// with n clients all land on one worker with probability 2^(1-n).
+	// 24 clients make that 2^-23; each sends every 25 ms.
 	var clients []*echoClient
-	for i := range 8 {
+	for i := range 24 {
 		clients = append(clients, newEchoClient(t, g.ws, fmt.Sprintf("c%d", i)))
 	}
-	chat := startChatter(clients, 10*time.Millisecond)
+	chat := startChatter(clients, 25*time.Millisecond)
 	defer chat.halt()
 	// Chat until both workers have clients.
 	var onW1 []*echoClient

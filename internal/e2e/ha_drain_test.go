@@ -18,12 +18,14 @@ func TestHARollingRestart(t *testing.T) {
 	w2 := c.addWorker("w2", &echoHandler{name: "w2", delay: handleTime})
 	c.waitLinked(2)
 
+	// Which worker a client hashes to is random (random client ids): 24
+	// clients make "every client on one of two workers" a 2^-23 chance.
 	var clients []*echoClient
-	for i := range 6 {
+	for i := range 24 {
 		g := []*gw{g1, g2}[i%2]
 		clients = append(clients, newEchoClient(t, g.ws, fmt.Sprintf("c%d", i)))
 	}
-	chat := startChatter(clients, 10*time.Millisecond)
+	chat := startChatter(clients, 25*time.Millisecond)
 	defer chat.halt()
 
 	handled := func(name string) int {
