@@ -2,75 +2,21 @@ package gateway
 
 import (
 	"context"
-	"crypto/ecdsa"
-	"crypto/elliptic"
-	"crypto/rand"
 	"crypto/tls"
 	"crypto/x509"
-	"crypto/x509/pkix"
-	"encoding/pem"
 	"errors"
-	"math/big"
 	"net"
 	"os"
 	"path/filepath"
 	"testing"
 	"time"
 
+	"github.com/gatewayworker/gatewayworker/internal/tlsconf/tlsconftest"
+
 	"github.com/gorilla/websocket"
 
 	pb "github.com/gatewayworker/gatewayworker/proto/gatewayworker/v1"
 )
-
-// writeCertFiles makes a self-signed certificate for 127.0.0.1 with the
-// given serial and writes it and its key as PEM to certFile and keyFile. It
-// returns the certificate.
-func writeCertFiles(t *testing.T, serial int64, certFile, keyFile string) *x509.Certificate {
-	t.Helper()
-	key, err := ecdsa.GenerateKey(elliptic.P256(), rand.Reader)
-	if err != nil {
-		t.Fatal(err)
-	}
-	tmpl := &x509.Certificate{
-		SerialNumber:          big.NewInt(serial),
-		Subject:               pkix.Name{CommonName: "gateway test " + itoaTest(serial)},
-		NotBefore:             time.Now().Add(-time.Hour),
-		NotAfter:              time.Now().Add(time.Hour),
-		IPAddresses:           []net.IP{net.ParseIP("127.0.0.1")},
-		KeyUsage:              x509.KeyUsageDigitalSignature | x509.KeyUsageCertSign,
-		ExtKeyUsage:           []x509.ExtKeyUsage{x509.ExtKeyUsageServerAuth},
-		BasicConstraintsValid: true,
-		IsCA:                  true,
-	}
-	der, err := x509.CreateCertificate(rand.Reader, tmpl, tmpl, &key.PublicKey, key)
-	if err != nil {
-		t.Fatal(err)
-	}
-	keyDER, err := x509.MarshalECPrivateKey(key)
-	if err != nil {
-		t.Fatal(err)
-	}
-	// Write then rename, as an operator (or cert-manager) replaces files.
-	for _, f := range []struct {
-		path, typ string
-		der       []byte
-	}{{keyFile, "EC PRIVATE KEY", keyDER}, {certFile, "CERTIFICATE", der}} {
-		tmp := f.path + ".tmp"
-		if err := os.WriteFile(tmp, pem.EncodeToMemory(&pem.Block{Type: f.typ, Bytes: f.der}), 0o600); err != nil {
-			t.Fatal(err)
-		}
-		if err := os.Rename(tmp, f.path); err != nil {
-			t.Fatal(err)
-		}
-	}
-	cert, err := x509.ParseCertificate(der)
-	if err != nil {
-		t.Fatal(err)
-	}
-	return cert
-}
-
-func itoaTest(n int64) string { return big.NewInt(n).String() }
 
 // startTLSGateway serves a gateway on a TLS listener using r.
 func startTLSGateway(t *testing.T, cfg Config, r *CertReloader) *testGateway {
@@ -125,7 +71,7 @@ func TestTLSCertificateReload(t *testing.T) {
 	dir := t.TempDir()
 	certFile, keyFile := filepath.Join(dir, "cert.pem"), filepath.Join(dir, "key.pem")
 	roots := x509.NewCertPool()
-	roots.AddCert(writeCertFiles(t, 1, certFile, keyFile))
+	roots.AddCert(tlsconftest.WriteSelfSigned(t, 1, certFile, keyFile))
 
 	r, err := NewCertReloader(CertReloaderConfig{CertFile: certFile, KeyFile: keyFile, CheckInterval: 20 * time.Millisecond})
 	if err != nil {
@@ -143,7 +89,7 @@ func TestTLSCertificateReload(t *testing.T) {
 	ctx, cancel := context.WithCancel(context.Background())
 	runDone := make(chan error, 1)
 	go func() { runDone <- r.Run(ctx) }()
-	roots.AddCert(writeCertFiles(t, 2, certFile, keyFile))
+	roots.AddCert(tlsconftest.WriteSelfSigned(t, 2, certFile, keyFile))
 	eventually(t, "new certificate served", func() bool {
 		c, s := dialWSS(t, tg.public, roots)
 		_ = c.Close()
@@ -155,7 +101,7 @@ func TestTLSCertificateReload(t *testing.T) {
 	}
 
 	// An explicit Reload (the SIGHUP path).
-	roots.AddCert(writeCertFiles(t, 3, certFile, keyFile))
+	roots.AddCert(tlsconftest.WriteSelfSigned(t, 3, certFile, keyFile))
 	if err := r.Reload(); err != nil {
 		t.Fatal(err)
 	}
@@ -202,7 +148,7 @@ func TestTLSMinVersionAndHandshakeTimeout(t *testing.T) {
 	dir := t.TempDir()
 	certFile, keyFile := filepath.Join(dir, "cert.pem"), filepath.Join(dir, "key.pem")
 	roots := x509.NewCertPool()
-	roots.AddCert(writeCertFiles(t, 7, certFile, keyFile))
+	roots.AddCert(tlsconftest.WriteSelfSigned(t, 7, certFile, keyFile))
 	r, err := NewCertReloader(CertReloaderConfig{CertFile: certFile, KeyFile: keyFile})
 	if err != nil {
 		t.Fatal(err)
@@ -226,7 +172,7 @@ func TestTLSMinVersionAndHandshakeTimeout(t *testing.T) {
 func TestNewCertReloaderValidates(t *testing.T) {
 	dir := t.TempDir()
 	certFile, keyFile := filepath.Join(dir, "cert.pem"), filepath.Join(dir, "key.pem")
-	writeCertFiles(t, 1, certFile, keyFile)
+	tlsconftest.WriteSelfSigned(t, 1, certFile, keyFile)
 	for _, cfg := range []CertReloaderConfig{
 		{CertFile: certFile},
 		{KeyFile: keyFile},

@@ -1,14 +1,8 @@
 package main
 
 import (
-	"crypto/ecdsa"
-	"crypto/elliptic"
-	"crypto/rand"
 	"crypto/tls"
 	"crypto/x509"
-	"encoding/pem"
-	"math/big"
-	"net"
 	"net/http"
 	"os"
 	"os/signal"
@@ -17,49 +11,12 @@ import (
 	"testing"
 	"time"
 
+	"github.com/gatewayworker/gatewayworker/internal/tlsconf/tlsconftest"
+
 	"github.com/gorilla/websocket"
 
 	"github.com/gatewayworker/gatewayworker/gateway"
 )
-
-// writeTestCert writes a self-signed certificate for 127.0.0.1 with the
-// given serial, and its key, as PEM files (replaced by rename).
-func writeTestCert(t *testing.T, serial int64, certFile, keyFile string) *x509.Certificate {
-	t.Helper()
-	key, err := ecdsa.GenerateKey(elliptic.P256(), rand.Reader)
-	if err != nil {
-		t.Fatal(err)
-	}
-	tmpl := &x509.Certificate{
-		SerialNumber: big.NewInt(serial), NotBefore: time.Now().Add(-time.Hour), NotAfter: time.Now().Add(time.Hour),
-		IPAddresses: []net.IP{net.ParseIP("127.0.0.1")}, BasicConstraintsValid: true, IsCA: true,
-		KeyUsage: x509.KeyUsageDigitalSignature | x509.KeyUsageCertSign, ExtKeyUsage: []x509.ExtKeyUsage{x509.ExtKeyUsageServerAuth},
-	}
-	der, err := x509.CreateCertificate(rand.Reader, tmpl, tmpl, &key.PublicKey, key)
-	if err != nil {
-		t.Fatal(err)
-	}
-	keyDER, err := x509.MarshalECPrivateKey(key)
-	if err != nil {
-		t.Fatal(err)
-	}
-	for _, f := range []struct {
-		path, typ string
-		der       []byte
-	}{{keyFile, "EC PRIVATE KEY", keyDER}, {certFile, "CERTIFICATE", der}} {
-		if err := os.WriteFile(f.path+".tmp", pem.EncodeToMemory(&pem.Block{Type: f.typ, Bytes: f.der}), 0o600); err != nil {
-			t.Fatal(err)
-		}
-		if err := os.Rename(f.path+".tmp", f.path); err != nil {
-			t.Fatal(err)
-		}
-	}
-	cert, err := x509.ParseCertificate(der)
-	if err != nil {
-		t.Fatal(err)
-	}
-	return cert
-}
 
 // `gatewayworker gateway --tls-cert --tls-key --auth-hmac-secret`: wss with
 // a verifying client, a token required, the certificate reloaded on SIGHUP
@@ -74,7 +31,7 @@ func TestGatewayTLSAndTokenFlags(t *testing.T) {
 	dir := t.TempDir()
 	certFile, keyFile := filepath.Join(dir, "cert.pem"), filepath.Join(dir, "key.pem")
 	roots := x509.NewCertPool()
-	roots.AddCert(writeTestCert(t, 1, certFile, keyFile))
+	roots.AddCert(tlsconftest.WriteSelfSigned(t, 1, certFile, keyFile))
 	const secret = "a secret of at least 16 bytes, here 40.."
 	addrs := freeAddrs(t, 2)
 	s := start(t, "gateway", "--listen", addrs[0], "--lan", addrs[1], "--register=",
@@ -117,7 +74,7 @@ func TestGatewayTLSAndTokenFlags(t *testing.T) {
 		t.Fatalf("without a token: status %d", status)
 	}
 
-	roots.AddCert(writeTestCert(t, 2, certFile, keyFile))
+	roots.AddCert(tlsconftest.WriteSelfSigned(t, 2, certFile, keyFile))
 	deadline = time.Now().Add(adminWait)
 	for {
 		if err := syscall.Kill(os.Getpid(), syscall.SIGHUP); err != nil {
@@ -156,7 +113,7 @@ func TestDemoTLSFlags(t *testing.T) {
 	dir := t.TempDir()
 	certFile, keyFile := filepath.Join(dir, "cert.pem"), filepath.Join(dir, "key.pem")
 	roots := x509.NewCertPool()
-	roots.AddCert(writeTestCert(t, 5, certFile, keyFile))
+	roots.AddCert(tlsconftest.WriteSelfSigned(t, 5, certFile, keyFile))
 	addrs := freeAddrs(t, 4)
 	s := start(t, "demo", "--listen", addrs[0], "--lan", addrs[1], "--register-listen", addrs[2], "--http", addrs[3],
 		"--tls-cert", certFile, "--tls-key", keyFile)
