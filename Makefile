@@ -10,7 +10,7 @@ PROTOC_GEN_GO_GRPC_VERSION ?= v1.5.1
 STATICCHECK_VERSION        ?= v0.8.2
 FUZZTIME  ?= 20s
 
-.PHONY: all build test race integ lint vet staticcheck fmt-check tidy-check proto proto-check bench bench-compare cover run fuzz clean
+.PHONY: all build test race integ delivery-full lint vet staticcheck fmt-check tidy-check proto proto-check bench bench-compare cover run fuzz clean
 
 all: build test
 
@@ -28,6 +28,9 @@ race: test
 
 integ: ## only the end-to-end tests
 	$(GO) test -race -count=1 -v -run 'TestE2E|TestBrowser|TestMultiHost' ./internal/e2e/ ./internal/multihost/ ./cmd/gatewayworker/
+
+delivery-full: ## the delivery scenarios at full size (slow handler x 40,000 messages, 40 s stuck handler, SIGKILL mid-burst; ~3 min, no race detector)
+	GW_DELIVERY_FULL=1 $(GO) test -count=1 -timeout 20m -v -run '^TestDelivery' ./internal/e2e/
 
 cover:
 	$(GO) test -count=1 -coverprofile=cover.out $(PKGS) && $(GO) tool cover -func=cover.out | tail -1

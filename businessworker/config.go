@@ -16,8 +16,15 @@ import (
 
 // Defaults for zero Config fields.
 const (
-	// DefaultConcurrency is the number of goroutines handling events.
-	DefaultConcurrency = linker.DefaultConcurrency
+	// DefaultEventWindow is the most events each gateway sends to a worker
+	// before the worker acknowledges them.
+	DefaultEventWindow = linker.DefaultWindowEvents
+	// DefaultEventWindowBytes is the most event bytes each gateway sends to
+	// a worker before the worker acknowledges them (8 MiB).
+	DefaultEventWindowBytes = linker.DefaultWindowBytes
+	// DefaultSlowHandler is how long a handler may run before it is logged
+	// and counted (GatewayWorker's processTimeout).
+	DefaultSlowHandler = linker.DefaultSlowHandler
 	// DefaultStopTimeout is how long Run waits for the events in hand at
 	// shutdown, and then again for the final flush and OnWorkerStop.
 	DefaultStopTimeout = 10 * time.Second
@@ -33,9 +40,19 @@ type Config struct {
 	Name string
 	// Handler is the business code; required.
 	Handler Handler
-	// Concurrency is the number of goroutines handling events
-	// (DefaultConcurrency).
-	Concurrency int
+	// EventWindow and EventWindowBytes bound the events in hand from one
+	// gateway: sent to this worker and not yet handled
+	// (DefaultEventWindow, DefaultEventWindowBytes; a gateway may allow
+	// fewer). When a worker falls behind, its gateways stop reading the
+	// clients whose events wait, so TCP pushes back on them; no event is
+	// dropped. A worker's memory for events is about EventWindowBytes per
+	// gateway.
+	EventWindow      int
+	EventWindowBytes int
+	// SlowHandler: a handler running longer is logged once (with the client
+	// id) and counted in gatewayworker_worker_slow_handlers_total; it is not
+	// interrupted (DefaultSlowHandler; negative: never reported).
+	SlowHandler time.Duration
 	// StopTimeout bounds the shutdown steps of Run (DefaultStopTimeout).
 	StopTimeout time.Duration
 	// TLS, if set, secures the links to registers and gateways.
@@ -57,11 +74,8 @@ func (c *Config) validate(haveSource bool) error {
 	if c.Handler == nil {
 		return fmt.Errorf("%w: Handler is required", ErrInvalidConfig)
 	}
-	if c.Concurrency < 0 || c.StopTimeout < 0 {
-		return fmt.Errorf("%w: negative Concurrency or StopTimeout", ErrInvalidConfig)
-	}
-	if c.Concurrency == 0 {
-		c.Concurrency = DefaultConcurrency
+	if c.EventWindow < 0 || c.EventWindowBytes < 0 || c.StopTimeout < 0 {
+		return fmt.Errorf("%w: negative EventWindow, EventWindowBytes or StopTimeout", ErrInvalidConfig)
 	}
 	if c.StopTimeout == 0 {
 		c.StopTimeout = DefaultStopTimeout

@@ -4,13 +4,16 @@ import "context"
 
 // Handler is the business code of a Worker.
 //
-// Client events (OnConnect, OnWebSocketConnect, OnMessage, OnClose) run on
-// Config.Concurrency goroutines: one client's events run one at a time and in
-// order, different clients' events run concurrently. A handler may block (a
-// database call, a query on the API); it holds up only the clients sharing its
-// goroutine. An event is acknowledged to the gateway when its handler returns;
-// if the worker dies first, the gateway hands it to another worker
-// (Client.Redelivered). A panic in a handler is recovered and logged, and the
+// Client events (OnConnect, OnWebSocketConnect, OnMessage, OnClose) of one
+// client run one at a time and in order; different clients' events run
+// concurrently, each client with events waiting on a goroutine of its own. A
+// handler may block (a database call, a query on the API); it holds up only
+// its own client's later events. While a worker falls behind, its gateways
+// stop reading the clients whose events wait (Config.EventWindow): nothing
+// is dropped. An event is acknowledged to the gateway when its handler
+// returns; if the worker dies first, the gateway hands it to another worker
+// (Client.Redelivered). A handler running past Config.SlowHandler is logged
+// and counted once. A panic in a handler is recovered and logged, and the
 // event counts as handled.
 //
 // The *Client is valid during the call only; keep c.ID() to address the client

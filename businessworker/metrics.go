@@ -81,6 +81,7 @@ func (w *Worker) registerMetrics(r prometheus.Registerer) error {
 type collector struct {
 	w                                          *Worker
 	duration, panics, gateways, links, leading *prometheus.Desc
+	slow                                       *prometheus.Desc
 }
 
 var _ prometheus.Collector = (*collector)(nil)
@@ -96,12 +97,13 @@ func newCollector(w *Worker) *collector {
 		gateways: d("gateways", "Live gateways the register reports to this worker."),
 		links:    d("links", "Gateways this worker is linked to now."),
 		leading:  d("leader", "1 while this worker is the cluster leader (see Worker.IsLeader), else 0."),
+		slow:     d("slow_handlers_total", "Event handlers that ran longer than Config.SlowHandler (each counted once, while still running)."),
 	}
 }
 
 // Describe implements prometheus.Collector.
 func (c *collector) Describe(ch chan<- *prometheus.Desc) {
-	for _, d := range []*prometheus.Desc{c.duration, c.panics, c.gateways, c.links, c.leading} {
+	for _, d := range []*prometheus.Desc{c.duration, c.panics, c.gateways, c.links, c.leading, c.slow} {
 		ch <- d
 	}
 	c.w.metrics.grpc.Describe(ch)
@@ -130,5 +132,6 @@ func (c *collector) Collect(ch chan<- prometheus.Metric) {
 	ch <- prometheus.MustNewConstMetric(c.gateways, prometheus.GaugeValue, float64(len(nodes)))
 	ch <- prometheus.MustNewConstMetric(c.links, prometheus.GaugeValue, float64(linked))
 	ch <- prometheus.MustNewConstMetric(c.leading, prometheus.GaugeValue, leader)
+	ch <- prometheus.MustNewConstMetric(c.slow, prometheus.CounterValue, float64(w.l.SlowHandlers()))
 	w.metrics.grpc.Collect(ch)
 }

@@ -58,7 +58,7 @@ func TestMetricsTellTheTruth(t *testing.T) {
 		{Seq: 6, Conn: 7, Kind: &pb.Event_Close{Close: &pb.Close{Code: 1000}}},
 	}
 	g.Push(&pb.LinkResponse{Events: evs, Workers: []string{w.ID()}, WorkersChanged: true})
-	linkertest.WaitFor(t, "all acked", testWait, func() bool { return lastAck(g) == 6 })
+	linkertest.WaitFor(t, "all acked", testWait, func() bool { return g.AckedAll(6) })
 
 	m := flatten(t, reg)
 	for k, want := range map[string]float64{
@@ -132,4 +132,5 @@ func ExampleConfig_metrics() {
 	// gatewayworker_worker_handler_panics_total COUNTER
 	// gatewayworker_worker_leader GAUGE
 	// gatewayworker_worker_links GAUGE
+	// gatewayworker_worker_slow_handlers_total COUNTER
 }

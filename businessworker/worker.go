@@ -45,15 +45,17 @@ func newWorker(cfg Config, src linker.Source) (*Worker, error) {
 	}
 	w.metrics.init()
 	l, err := linker.New(linker.Config{
-		Registers:   cfg.Registers,
-		Source:      src,
-		Secret:      cfg.Secret,
-		Name:        cfg.Name,
-		Events:      true,
-		Handler:     w.handle,
-		Concurrency: cfg.Concurrency,
-		DialOptions: append(dialOptions(cfg.TLS), w.metrics.grpc.DialOptions()...),
-		Logger:      cfg.Logger,
+		Registers:    cfg.Registers,
+		Source:       src,
+		Secret:       cfg.Secret,
+		Name:         cfg.Name,
+		Events:       true,
+		Handler:      w.handle,
+		WindowEvents: cfg.EventWindow,
+		WindowBytes:  cfg.EventWindowBytes,
+		SlowHandler:  cfg.SlowHandler,
+		DialOptions:  append(dialOptions(cfg.TLS), w.metrics.grpc.DialOptions()...),
+		Logger:       cfg.Logger,
 	})
 	if err != nil {
 		return nil, fmt.Errorf("%w: %w", ErrInvalidConfig, err)
@@ -90,7 +92,7 @@ func (w *Worker) Run(ctx context.Context) error {
 	defer unlink()
 	linkErr := make(chan error, 1)
 	go func() { linkErr <- w.l.Run(lctx) }()
-	w.log.Info("worker started", "name", w.cfg.Name, "id", w.ID(), "concurrency", w.cfg.Concurrency)
+	w.log.Info("worker started", "name", w.cfg.Name, "id", w.ID())
 
 	w.safely("OnWorkerStart", func() { w.cfg.Handler.OnWorkerStart(ctx, w) })
 	close(w.started)

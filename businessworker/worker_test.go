@@ -36,14 +36,6 @@ func startWorker(t *testing.T, cfg Config, src *linkertest.Source) *Worker {
 	return w
 }
 
-func lastAck(g *linkertest.Gateway) uint64 {
-	_, _, _, acks := g.Snapshot()
-	if len(acks) == 0 {
-		return 0
-	}
-	return acks[len(acks)-1]
-}
-
 func msgEvent(seq, conn uint64, data string) *pb.Event {
 	return &pb.Event{Seq: seq, Conn: conn, Kind: &pb.Event_Message{Message: &pb.Message{Data: []byte(data)}}}
 }
@@ -52,7 +44,7 @@ func TestNewValidates(t *testing.T) {
 	for name, cfg := range map[string]Config{
 		"no registers": {Handler: BaseHandler{}},
 		"no handler":   {Registers: []string{"127.0.0.1:1"}},
-		"negative":     {Registers: []string{"127.0.0.1:1"}, Handler: BaseHandler{}, Concurrency: -1},
+		"negative":     {Registers: []string{"127.0.0.1:1"}, Handler: BaseHandler{}, EventWindow: -1},
 	} {
 		if _, err := New(cfg); !errors.Is(err, ErrInvalidConfig) {
 			t.Errorf("%s: %v", name, err)
@@ -116,7 +108,7 @@ func (r *recorder) OnWorkerStop(ctx context.Context, w *Worker) {
 func TestEventsReachHandlersInOrderPerClient(t *testing.T) {
 	g := linkertest.NewGateway(t, 0x1001)
 	rec := &recorder{}
-	w := startWorker(t, Config{Handler: rec, Concurrency: 4}, linkertest.NewSource(g))
+	w := startWorker(t, Config{Handler: rec}, linkertest.NewSource(g))
 	linkertest.WaitFor(t, "link", testWait, func() bool { return w.l.Linked(0x1001) })
 
 	const clients, msgs = 5, 40
@@ -142,7 +134,7 @@ func TestEventsReachHandlersInOrderPerClient(t *testing.T) {
 		g.Push(&pb.LinkResponse{Events: evs[:n]})
 		evs = evs[n:]
 	}
-	linkertest.WaitFor(t, "every event acked", testWait, func() bool { return lastAck(g) == seq })
+	linkertest.WaitFor(t, "every event acked", testWait, func() bool { return g.AckedAll(seq) })
 
 	rec.mu.Lock()
 	defer rec.mu.Unlock()
@@ -191,12 +183,12 @@ func TestSessionWriteBackRace(t *testing.T) {
 
 	// Both events left the gateway before the write-back of the first.
 	g.Push(&pb.LinkResponse{Events: []*pb.Event{msgEvent(1, 7, "set"), msgEvent(2, 7, "get")}})
-	linkertest.WaitFor(t, "acks", testWait, func() bool { return lastAck(g) == 2 })
+	linkertest.WaitFor(t, "acks", testWait, func() bool { return g.AckedAll(2) })
 	// An event sent after the gateway applied it (version 1) is trusted.
 	ev := msgEvent(3, 7, "later")
 	ev.Session, ev.SessionVersion = map[string]string{"n": "gw"}, 1
 	g.Push(&pb.LinkResponse{Events: []*pb.Event{ev}})
-	linkertest.WaitFor(t, "ack 3", testWait, func() bool { return lastAck(g) == 3 })
+	linkertest.WaitFor(t, "ack 3", testWait, func() bool { return g.AckedAll(3) })
 
 	h.mu.Lock()
 	seen := slices.Clone(h.seen)

@@ -148,11 +148,11 @@ func BenchmarkRoute(b *testing.B) {
 	ev := &pb.Event{}
 	b.ReportAllocs()
 	for i := 0; b.Loop(); i++ {
-		g.router.route(uint64(i), ev, 64)
+		g.router.route(uint64(i), ev, 64, nil)
 		if i%1024 == 1023 {
 			for _, l := range links {
 				l.mu.Lock()
-				l.pending = l.pending[:0]
+				l.pending, l.pendingBytes = l.pending[:0], 0
 				l.mu.Unlock()
 			}
 		}

@@ -21,14 +21,33 @@ type commander struct {
 	seen    map[*conn]struct{}
 	// delivered tallies the recipients of the send in progress (metrics.go).
 	delivered int
+	// hello: the link's Hello was applied.
+	hello bool
 }
 
-// applyAll applies a LinkRequest: its ack, then its commands in order.
-func (cm *commander) applyAll(l *link, req *pb.LinkRequest) {
-	if req.GetAck() != 0 {
-		l.ack(req.GetAck())
+// applyAll applies a LinkRequest: its acks, then its commands in order. A
+// request that breaks the protocol (a second Hello, an ack of a seq never
+// sent, a command of an unknown kind) is an ErrLinkProtocol error: the
+// caller ends the link.
+func (cm *commander) applyAll(l *link, req *pb.LinkRequest) error {
+	if req.GetHello() != nil && cm.hello {
+		return fmt.Errorf("%w: second hello", ErrLinkProtocol)
+	}
+	cm.hello = true
+	if a := req.GetAck(); a != 0 {
+		if err := l.ack(1, a); err != nil {
+			return err
+		}
+	}
+	for _, r := range req.GetAcks() {
+		if err := l.ack(r.GetFirst(), r.GetLast()); err != nil {
+			return err
+		}
 	}
 	for _, cmd := range req.GetCommands() {
+		if cmd.GetOp() == nil && len(cmd.ProtoReflect().GetUnknown()) > 0 {
+			return fmt.Errorf("%w: command of an unknown kind", ErrLinkProtocol)
+		}
 		rep := cm.apply(cmd)
 		if cmd.GetId() != 0 {
 			if rep == nil {
@@ -38,6 +57,7 @@ func (cm *commander) applyAll(l *link, req *pb.LinkRequest) {
 			l.reply(rep)
 		}
 	}
+	return nil
 }
 
 // apply runs one command and returns its reply (nil: empty reply).

@@ -8,6 +8,8 @@ import (
 
 	"github.com/prometheus/client_golang/prometheus"
 	"google.golang.org/grpc"
+
+	"github.com/gatewayworker/gatewayworker/internal/discovery"
 )
 
 // Defaults for the zero values of Config.
@@ -31,8 +33,18 @@ const (
 	// DefaultPingMaxMissed is how many ping intervals without any frame from
 	// the client are tolerated after the first ping.
 	DefaultPingMaxMissed = 2
-	// DefaultMaxUnacked bounds the events a worker link holds until acked.
-	DefaultMaxUnacked = 10000
+	// DefaultLinkWindow is the most events a worker link has in flight
+	// (sent to the worker and not acknowledged).
+	DefaultLinkWindow = 1024
+	// DefaultLinkWindowBytes is the most event bytes a worker link has in
+	// flight (8 MiB).
+	DefaultLinkWindowBytes = 8 << 20
+	// DefaultNoWorkerTimeout is how long a client's events are held while
+	// no worker is linked before the client is closed with 1013.
+	DefaultNoWorkerTimeout = 10 * time.Second
+	// MaxLinkMessageSize is the largest client message the internal links
+	// carry (64 MiB): MaxMessageSize may not exceed it.
+	MaxLinkMessageSize = discovery.MaxLinkPayload
 	// DefaultDrainTimeout bounds the shutdown drain of client queues.
 	DefaultDrainTimeout = 10 * time.Second
 )
@@ -99,10 +111,21 @@ type Config struct {
 	// error refuses it with 403.
 	OnHandshake func(h *Handshake) error
 
-	// MaxUnacked bounds the events a worker link keeps until acked
-	// (DefaultMaxUnacked). Past it the oldest event is dropped and counted:
-	// it is not redelivered if that worker fails.
-	MaxUnacked int
+	// LinkWindow and LinkWindowBytes bound the events a worker link has in
+	// flight: sent and not yet acknowledged (DefaultLinkWindow,
+	// DefaultLinkWindowBytes; a worker may ask for less in its Hello). When
+	// the events queued for a link fill its window, the gateway stops
+	// reading the sockets of the clients whose events wait there until the
+	// worker catches up: TCP pushes back on those clients. No event is
+	// dropped.
+	LinkWindow      int
+	LinkWindowBytes int
+	// NoWorkerTimeout bounds how long the events of a client are held, and
+	// its socket not read, while no worker is linked
+	// (DefaultNoWorkerTimeout). When a worker links in time, they are
+	// delivered in order; past it the client is closed with 1013 (Try
+	// Again Later) and counted (Stats.NoWorkerClosed).
+	NoWorkerTimeout time.Duration
 	// DrainTimeout bounds the shutdown: flushing client queues and closing
 	// them with 1001 (DefaultDrainTimeout).
 	DrainTimeout time.Duration
@@ -141,6 +164,7 @@ func (cfg Config) withDefaults() (Config, error) {
 		{"FrameTimeout", &c.FrameTimeout, DefaultFrameTimeout},
 		{"PingInterval", &c.PingInterval, DefaultPingInterval},
 		{"DrainTimeout", &c.DrainTimeout, DefaultDrainTimeout},
+		{"NoWorkerTimeout", &c.NoWorkerTimeout, DefaultNoWorkerTimeout},
 	}
 	for _, d := range durations {
 		if *d.v < 0 {
@@ -158,7 +182,8 @@ func (cfg Config) withDefaults() (Config, error) {
 		{"MaxConnections", &c.MaxConnections, DefaultMaxConnections},
 		{"MaxPending", &c.MaxPending, DefaultMaxPending},
 		{"PingMaxMissed", &c.PingMaxMissed, DefaultPingMaxMissed},
-		{"MaxUnacked", &c.MaxUnacked, DefaultMaxUnacked},
+		{"LinkWindow", &c.LinkWindow, DefaultLinkWindow},
+		{"LinkWindowBytes", &c.LinkWindowBytes, DefaultLinkWindowBytes},
 		{"MessageBurst", &c.MessageBurst, 0},
 	}
 	for _, d := range ints {
@@ -177,6 +202,10 @@ func (cfg Config) withDefaults() (Config, error) {
 	}
 	if c.MaxFrameSize == 0 {
 		c.MaxFrameSize = c.MaxMessageSize
+	}
+	if c.MaxMessageSize > MaxLinkMessageSize {
+		return c, fmt.Errorf("%w: MaxMessageSize %d is over %d, the largest message the links to workers carry",
+			ErrInvalidConfig, c.MaxMessageSize, MaxLinkMessageSize)
 	}
 	if c.MessageRate < 0 {
 		return c, fmt.Errorf("%w: MessageRate is negative", ErrInvalidConfig)

@@ -78,8 +78,11 @@ type conn struct {
 	closeCode   uint16 // with closeReason, for the Close event
 	state       connState
 	connectSent bool // the Connect event went out: a Close event must follow
-	flushing    bool // a writer shard or the flusher owns the writing (writer.go)
-	readOff     bool // the reader stopped: the poller is no longer armed for input
+	// paused: the client's events wait for room on a worker link (or for a
+	// worker): its socket is not read until resume (router.go, link.go).
+	paused   bool
+	flushing bool // a writer shard or the flusher owns the writing (writer.go)
+	readOff  bool // the reader stopped: the poller is no longer armed for input
 	// rwait and wwait say that a slow reader, a flusher, waits for the
 	// poller on wake (bare sockets, fd.go).
 	rwait, wwait bool
@@ -200,14 +203,9 @@ func (c *conn) readReady() {
 	rb := c.g.readers.Get().(*readBuf)
 	rb.fr = fdReader{c: c}
 	rb.br.Reset(&rb.fr)
-	switch c.readFrames(rb, true) {
-	case readHandedOff:
-		// readSlow owns rb and the end of the run now.
-	case readMore:
-		c.endRead(rb, true)
-	default:
-		c.endRead(rb, false)
-	}
+	if res := c.readFrames(rb, true); res != readHandedOff {
+		c.endRead(rb, res)
+	} // else readSlow owns rb and the end of the run now.
 }
 
 // readBuf is a read run's buffer, pooled: a bufio.Reader over fr.
@@ -223,13 +221,13 @@ type readBuf struct {
 func (c *conn) readSlow(rb *readBuf) {
 	defer c.g.connWG.Done()
 	rb.fr.slow = true
-	c.endRead(rb, c.readFrames(rb, false) == readMore)
+	c.endRead(rb, c.readFrames(rb, false))
 }
 
 // endRead ends a read run: it returns rb to the pool, and re-arms the
-// poller if more says the client is to be read again (or for a flusher
-// waiting to write).
-func (c *conn) endRead(rb *readBuf, more bool) {
+// poller if res says the client is to be read again (or for a flusher
+// waiting to write). A paused client is read again when resumed.
+func (c *conn) endRead(rb *readBuf, res readResult) {
 	rb.br.Reset(nil)
 	rb.fr = fdReader{}
 	c.g.readers.Put(rb)
@@ -238,6 +236,7 @@ func (c *conn) endRead(rb *readBuf, more bool) {
 	c.reading.Store(false)
 	c.mu.Lock()
 	var err error
+	more := res == readMore || (res == readPaused && !c.paused)
 	if !more {
 		c.readOff = true
 	}
@@ -262,7 +261,13 @@ func (c *conn) readLoop() {
 			c.readFailed(err)
 			return
 		}
-		if c.readFrames(rb, false) != readMore {
+		switch c.readFrames(rb, false) {
+		case readMore:
+		case readPaused:
+			if !c.waitResume() {
+				return
+			}
+		default:
 			return
 		}
 	}
@@ -275,6 +280,7 @@ const (
 	readDone      readResult = iota // the client is closing or gone
 	readMore                        // read it again when it is readable
 	readHandedOff                   // readSlow took over br and the read run
+	readPaused                      // read it again when resumed (flow control)
 )
 
 // readFrames reads frames while bytes are buffered or a fragmented message
@@ -284,8 +290,15 @@ const (
 func (c *conn) readFrames(rb *readBuf, polled bool) readResult {
 	br := rb.br
 	for {
-		if c.isClosed() {
+		switch c.readState() {
+		case stateClosed:
 			return readDone
+		case statePaused:
+			// Only at a message boundary with nothing buffered: what was
+			// read from the socket is handled first.
+			if br.Buffered() == 0 && !c.rd.Fragmenting() {
+				return readPaused
+			}
 		}
 		if c.nc != nil {
 			_ = c.nc.SetReadDeadline(time.Now().Add(c.g.cfg.FrameTimeout))
@@ -326,6 +339,14 @@ func (c *conn) readFrames(rb *readBuf, polled bool) readResult {
 				continue
 			}
 			c.mu.Lock()
+			if c.state == stateOpen && !c.fitsLinkLocked(len(f.Payload)) {
+				// Never accepted and then lost: the client learns it.
+				c.mu.Unlock()
+				if c.close(wsconn.CloseTooBig, "message too big for the link", closeReply) {
+					c.g.stats.tooBigForLink.Add(1)
+				}
+				continue
+			}
 			if c.state == stateOpen {
 				ev := &pb.Event{Kind: &pb.Event_Message{Message: &pb.Message{Data: f.Payload, Binary: f.Binary}}}
 				c.g.emitLocked(c, ev, len(f.Payload))
@@ -338,6 +359,9 @@ func (c *conn) readFrames(rb *readBuf, polled bool) readResult {
 			return readDone
 		}
 		if br.Buffered() == 0 && !c.rd.Fragmenting() {
+			if c.readState() == statePaused {
+				return readPaused
+			}
 			return readMore
 		}
 	}
@@ -347,6 +371,70 @@ func (c *conn) isClosed() bool {
 	c.mu.Lock()
 	defer c.mu.Unlock()
 	return c.state == stateClosed
+}
+
+// statePaused is what readState reports for an open or closing client
+// whose reading is paused.
+const statePaused connState = 255
+
+// readState returns c's state, or statePaused if it is not closed and
+// paused.
+func (c *conn) readState() connState {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	if c.paused && c.state != stateClosed {
+		return statePaused
+	}
+	return c.state
+}
+
+// resume lets a paused client be read again: the link its events wait on
+// has room, or a worker linked. Called with no lock held.
+func (c *conn) resume() {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	if !c.paused {
+		return
+	}
+	c.paused = false
+	// Not reading while paused is not silence.
+	c.lastSeen.Store(time.Now().UnixNano())
+	if c.state == stateClosed {
+		return
+	}
+	if c.nc != nil {
+		if c.rwait {
+			c.wakeLocked(false) // readLoop waits in waitResume
+		}
+		return
+	}
+	// A read run that ended paused left the poller unarmed for input (a run
+	// still under way re-arms in endRead, seeing paused cleared).
+	if c.readOff && c.state == stateOpen {
+		c.readOff = false
+		if err := c.armLocked(); err != nil {
+			c.readOff = true
+		}
+	}
+}
+
+// waitResume blocks the reader goroutine of a paused net.Conn client until
+// it is resumed; false if the client closed meanwhile.
+func (c *conn) waitResume() bool {
+	c.mu.Lock()
+	for c.paused && c.state != stateClosed {
+		if c.wake == nil {
+			c.wake = &fdWake{r: make(chan struct{}, 1), w: make(chan struct{}, 1)}
+		}
+		c.rwait = true
+		ch := c.wake.r
+		c.mu.Unlock()
+		<-ch
+		c.mu.Lock()
+	}
+	closed := c.state == stateClosed
+	c.mu.Unlock()
+	return !closed
 }
 
 // allow takes a token from the rate limit bucket.

@@ -34,15 +34,31 @@
 //
 // Each client's events (Connect with the handshake data, Message, Close)
 // go to one worker, picked by rendezvous hashing of the client id over the
-// links whose Hello asked for events, so they are handled in order. When
-// no worker is linked, events are dropped and counted (Stats.EventsDropped)
-// and the messages sent meanwhile are lost. A link keeps its events until
-// the worker acks them (cumulatively); when the link breaks, its unacked
-// events go to the remaining workers with redelivered set: delivery is at
-// least once, and a redelivered event may reach the new worker after newer
-// events of the same client. A link holds at most MaxUnacked events; past
-// it the oldest one is dropped (counted in Stats.EventsOverflow, logged
-// once per episode) rather than stopping the clients.
+// links whose Hello asked for events, so they are handled in order. No
+// event read from a client is dropped silently (docs/concepts.md states
+// the guarantee):
+//
+//   - Flow control: a link sends at most its window of events (LinkWindow,
+//     LinkWindowBytes, or less if the worker asks) before the worker acks
+//     them. A client whose event is queued while the link's queued and
+//     in-flight events fill the window is paused: its socket is not read
+//     (the poller is not re-armed for input) until the link is back under
+//     half its window (link.go). TCP pushes back on the client.
+//   - Selective acks: the worker acks events in ranges as their handlers
+//     return, in any order; a stuck event holds only its own slot.
+//   - When a link breaks, its unacked events go to the remaining workers
+//     with redelivered set (at least once; a redelivered event may reach
+//     the new worker after newer events of the same client), and the
+//     clients paused on it are resumed.
+//   - With no worker linked, events are held and their clients paused for
+//     NoWorkerTimeout; a worker linking in time gets them in order, else
+//     the clients are closed with 1013 (Stats.NoWorkerClosed,
+//     Stats.EventsDropped) (router.go).
+//   - A message that would not fit the link with the client's session
+//     closes the client with 1009 (Stats.TooBigForLink).
+//   - A linker that breaks the protocol (an ack of an event never sent, a
+//     command of an unknown kind) loses its link (ErrLinkProtocol), never
+//     the gateway.
 //
 // # Commands
 //
@@ -63,6 +79,10 @@
 //  3. a client shard of the hub
 //  4. conn.mu (client state and write queue)
 //  5. link.mu (a link's event and reply queues)
+//
+// router.heldMu (events held while no worker is linked) is taken under
+// conn.mu and before link.mu; a paused client is resumed with no router,
+// held or link lock held.
 //
 // writerShard.mu (a writer shard's dirty list) is a leaf: taken under
 // conn.mu, never held while taking another lock.

@@ -14,6 +14,10 @@ var (
 	ErrBadCommand = errors.New("gateway: bad command")
 	// ErrNoHello is returned to a linker whose first message has no Hello.
 	ErrNoHello = errors.New("gateway: first link message must carry hello")
+	// ErrLinkProtocol ends a link whose linker broke the Link protocol (an
+	// ack of an event never sent, a command of an unknown kind, a second
+	// Hello). It is logged and counted (Stats.LinkProtocolErrors).
+	ErrLinkProtocol = errors.New("gateway: link protocol error")
 	// ErrNotReady is wrapped by Ready's error: not serving, draining, or no
 	// worker linked.
 	ErrNotReady = errors.New("gateway: not ready")

@@ -1,6 +1,7 @@
 package gateway
 
 import (
+	"errors"
 	"testing"
 
 	"google.golang.org/protobuf/proto"
@@ -14,6 +15,11 @@ import (
 func FuzzLinkRequest(f *testing.F) {
 	seeds := []*pb.LinkRequest{
 		{Ack: 3},
+		{Ack: ^uint64(0)},
+		{Acks: []*pb.AckRange{{First: 2, Last: 4}, {First: 1, Last: 1}, {First: 4, Last: 5}}},
+		{Acks: []*pb.AckRange{{First: 1, Last: ^uint64(0)}}},
+		{Acks: []*pb.AckRange{{First: 3, Last: 2}}},
+		{Hello: &pb.Hello{LinkerId: "again"}},
 		{Commands: []*pb.Command{{Id: 1}}},
 		{Commands: []*pb.Command{{Op: &pb.Command_Send{Send: &pb.Send{Target: pb.Send_TARGET_ALL, Data: []byte("x"), Exclude: []uint64{1, 2, 3, 4, 5, 6, 7, 8, 9}}}}}},
 		{Commands: []*pb.Command{{Op: &pb.Command_Send{Send: &pb.Send{Target: pb.Send_TARGET_GROUPS, Groups: []string{"a", "b"}}}}}},
@@ -44,16 +50,51 @@ func FuzzLinkRequest(f *testing.F) {
 		for range 3 {
 			g.hub.add(newConn(g, discardConn{}, -1))
 		}
-		l := newLink(g, &pb.Hello{LinkerId: "w"})
-		l.cmd.applyAll(l, &req)
-		ids := 0
-		for _, c := range req.GetCommands() {
-			if c.GetId() != 0 {
-				ids++
-			}
+		// A link in use: hello applied, five events in flight (seqs 1-5)
+		// and two not sent yet.
+		l := newLink(g, &pb.Hello{LinkerId: "w", Events: true})
+		l.cmd.hello = true
+		l.welcomed = true
+		for i := range 7 {
+			ev := &pb.Event{Conn: uint64(i), Kind: &pb.Event_Message{Message: &pb.Message{Data: []byte("x")}}}
+			l.push(ev, 10+i, nil)
 		}
-		if len(l.replies) != ids {
-			t.Fatalf("%d replies for %d commands with ids", len(l.replies), ids)
+		l.winEvents = 5
+		if resp := l.nextBatch(nil, true); len(resp.GetEvents()) != 5 {
+			t.Fatalf("sent %d events, want 5", len(resp.GetEvents()))
+		}
+		err = l.cmd.applyAll(l, &req)
+		if err != nil && !errors.Is(err, ErrLinkProtocol) {
+			t.Fatalf("applyAll: %v, want nil or ErrLinkProtocol", err)
+		}
+		// Whatever was acked, what remains is consistent: seqs sent only,
+		// bytes matching, nothing lost from pending.
+		bytes := 0
+		for seq, q := range l.inflight {
+			if seq < 1 || seq > 5 || q.ev.GetSeq() != seq {
+				t.Fatalf("in flight: seq %d (event seq %d)", seq, q.ev.GetSeq())
+			}
+			bytes += q.size
+		}
+		if bytes != l.inflightBytes || len(l.pending) != 2 || l.pendingBytes != 10+5+10+6 {
+			t.Fatalf("in flight %d bytes (counted %d); pending %d (%d bytes)", bytes, l.inflightBytes, len(l.pending), l.pendingBytes)
+		}
+		if err == nil {
+			ids := 0
+			for _, c := range req.GetCommands() {
+				if c.GetId() != 0 {
+					ids++
+				}
+			}
+			last := 0
+			for _, r := range l.replies {
+				if !r.r.GetMore() {
+					last++
+				}
+			}
+			if last != ids {
+				t.Fatalf("%d replies for %d commands with ids", last, ids)
+			}
 		}
 		// Closing clients start flushers (discardConn never blocks); finish
 		// every client so they stop.

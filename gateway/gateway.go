@@ -234,7 +234,8 @@ func (g *Gateway) serverOptions() []grpc.ServerOption {
 	opts = append(opts,
 		grpc.KeepaliveEnforcementPolicy(keepalive.EnforcementPolicy{MinTime: 5 * time.Second, PermitWithoutStream: true}),
 		grpc.KeepaliveParams(keepalive.ServerParameters{Time: 10 * time.Second, Timeout: 5 * time.Second}),
-		grpc.MaxRecvMsgSize(16<<20),
+		grpc.MaxRecvMsgSize(discovery.MaxMessageSize),
+		grpc.MaxSendMsgSize(discovery.MaxMessageSize),
 	)
 	opts = append(opts, g.metrics.grpc.ServerOptions()...)
 	return append(opts, g.cfg.ServerOptions...)

@@ -518,49 +518,6 @@ func TestUnackedRedelivered(t *testing.T) {
 	}
 }
 
-func TestNoWorkerDropsEvents(t *testing.T) {
-	tg := startGateway(t, Config{})
-	c := dialWS(t, tg.public, "/", nil)
-	if err := c.WriteMessage(websocket.TextMessage, []byte("lost")); err != nil {
-		t.Fatal(err)
-	}
-	eventually(t, "2 dropped events", func() bool { return tg.Stats().EventsDropped == 2 })
-}
-
-func TestMaxUnackedDropsOldest(t *testing.T) {
-	tg := startGateway(t, Config{MaxUnacked: 2})
-	w := dialLink(t, tg.lan, "", "w1", true)
-	c := dialWS(t, tg.public, "/", nil)
-	w.connectEvent()
-	for i := range 3 {
-		if err := c.WriteMessage(websocket.TextMessage, fmt.Appendf(nil, "m%d", i)); err != nil {
-			t.Fatal(err)
-		}
-		w.event()
-	}
-	eventually(t, "overflow counted", func() bool { return tg.Stats().EventsOverflow >= 2 })
-	w.mustHold(t, tg, 2)
-}
-
-// mustHold checks how many events the gateway's link for l still holds.
-func (l *testLink) mustHold(t *testing.T, tg *testGateway, n int) {
-	t.Helper()
-	tg.router.mu.Lock()
-	defer tg.router.mu.Unlock()
-	for gl := range tg.router.links {
-		if gl.id == l.id {
-			gl.mu.Lock()
-			held := len(gl.unacked) + len(gl.pending)
-			gl.mu.Unlock()
-			if held != n {
-				t.Fatalf("link holds %d events, want %d", held, n)
-			}
-			return
-		}
-	}
-	t.Fatal("link not found")
-}
-
 func TestSlowConsumerClosed(t *testing.T) {
 	tg := startGateway(t, Config{MaxPending: 64 << 10, WriteTimeout: 300 * time.Millisecond})
 	w := dialLink(t, tg.lan, "", "w1", true)
@@ -662,6 +619,7 @@ func TestHeartbeatKeepsAnsweringClient(t *testing.T) {
 
 func TestRateLimit(t *testing.T) {
 	tg := startGateway(t, Config{MessageRate: 1, MessageBurst: 2})
+	ackingWorker(t, tg)
 	c := dialWS(t, tg.public, "/", nil)
 	for range 3 {
 		_ = c.WriteMessage(websocket.TextMessage, []byte("x"))

@@ -32,6 +32,9 @@ func (g *Gateway) scan(now int64) {
 		silent := now - c.lastSeen.Load()
 		switch {
 		case silent >= dead:
+			if c.readState() == statePaused {
+				return // not read because of flow control: not silent
+			}
 			if c.close(wsconn.CloseHeartbeatTimeout, "heartbeat timeout", closeNow) {
 				g.stats.heartbeatTimeout.Add(1)
 			}

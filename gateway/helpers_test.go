@@ -289,3 +289,31 @@ func mustURL(t *testing.T, s string) *url.URL {
 	}
 	return u
 }
+
+// ackingWorker links a worker that acks every event at once, for tests of
+// client-side limits: without a worker, a client's reading pauses after
+// its first event (flow control) and the limit under test is never hit.
+func ackingWorker(t *testing.T, tg *testGateway) *testLink {
+	t.Helper()
+	w := dialLink(t, tg.lan, "", "acking-worker", true)
+	done := make(chan struct{})
+	stopped := make(chan struct{})
+	go func() {
+		defer close(stopped)
+		for {
+			select {
+			case ev := <-w.events:
+				w.sendMu.Lock()
+				err := w.stream.Send(&pb.LinkRequest{Acks: []*pb.AckRange{{First: ev.GetSeq(), Last: ev.GetSeq()}}})
+				w.sendMu.Unlock()
+				if err != nil {
+					return
+				}
+			case <-done:
+				return
+			}
+		}
+	}()
+	t.Cleanup(func() { close(done); <-stopped })
+	return w
+}

@@ -3,17 +3,21 @@ package gateway
 import (
 	"context"
 	"errors"
+	"fmt"
 	"io"
+	"slices"
 	"sync"
 
 	"google.golang.org/grpc/codes"
 	"google.golang.org/grpc/status"
+	"google.golang.org/protobuf/proto"
 
 	"github.com/gatewayworker/gatewayworker/internal/rendezvous"
 	pb "github.com/gatewayworker/gatewayworker/proto/gatewayworker/v1"
 )
 
-// Batching limits of one LinkResponse.
+// Batching limits of one LinkResponse. A single event or reply part larger
+// than maxBatchBytes still goes, alone.
 const (
 	maxBatchItems = 1024
 	maxBatchBytes = 1 << 20
@@ -35,7 +39,21 @@ type queuedEvent struct {
 	size int
 }
 
+// queuedReply is a reply (or a part of one) with its encoded size.
+type queuedReply struct {
+	r    *pb.Reply
+	size int
+}
+
 // link is one worker's or push client's Link stream.
+//
+// Flow control: events go out while the link's window (winEvents events
+// and winBytes bytes sent and not acked) has room; the rest wait in
+// pending. A client whose event is queued while pending and in flight
+// together fill the window is paused (its socket is not read) and listed in
+// waiters; when acks bring the link under half its window, the waiters are
+// resumed. So a link holds at most its window in flight, plus at most about
+// one message per paused client in pending.
 type link struct {
 	g      *Gateway
 	id     string // linker id
@@ -44,16 +62,21 @@ type link struct {
 	hash   uint64
 	wake   chan struct{} // capacity 1: something to send
 
+	winEvents int
+	winBytes  int
+
 	mu             sync.Mutex
 	closed         bool
 	welcomed       bool
 	seq            uint64        // last seq sent
 	pending        []queuedEvent // not sent yet (no seq)
-	unacked        []*pb.Event   // sent, seq ascending and contiguous
-	replies        []*pb.Reply
+	pendingBytes   int
+	inflight       map[uint64]queuedEvent // sent, not acked, by seq
+	inflightBytes  int
+	replies        []queuedReply
 	workers        []string
 	workersChanged bool
-	overflowing    bool
+	waiters        []*conn // paused clients waiting for room
 
 	// Owned by the receive goroutine.
 	cmd commander
@@ -61,12 +84,21 @@ type link struct {
 
 func newLink(g *Gateway, h *pb.Hello) *link {
 	l := &link{
-		g:      g,
-		id:     h.GetLinkerId(),
-		name:   h.GetName(),
-		events: h.GetEvents(),
-		hash:   rendezvous.HashString(h.GetLinkerId()),
-		wake:   make(chan struct{}, 1),
+		g:         g,
+		id:        h.GetLinkerId(),
+		name:      h.GetName(),
+		events:    h.GetEvents(),
+		hash:      rendezvous.HashString(h.GetLinkerId()),
+		wake:      make(chan struct{}, 1),
+		winEvents: g.cfg.LinkWindow,
+		winBytes:  g.cfg.LinkWindowBytes,
+		inflight:  make(map[uint64]queuedEvent),
+	}
+	if w := int(h.GetWindowEvents()); w > 0 && w < l.winEvents {
+		l.winEvents = w
+	}
+	if w := h.GetWindowBytes(); w > 0 && w < uint64(l.winBytes) {
+		l.winBytes = int(w)
 	}
 	l.cmd.g = g
 	return l
@@ -91,7 +123,7 @@ func (s *linkService) Link(stream pb.Gateway_LinkServer) error {
 	l := newLink(g, h)
 	log := g.log.With("linker", l.id, "name", l.name, "events", l.events)
 	g.router.add(l)
-	log.Info("link up")
+	log.Info("link up", "window_events", l.winEvents, "window_bytes", l.winBytes)
 
 	recvDone := make(chan struct{})
 	var recvErr error
@@ -99,8 +131,9 @@ func (s *linkService) Link(stream pb.Gateway_LinkServer) error {
 	go func() {
 		defer g.linkWG.Done()
 		defer close(recvDone)
-		l.cmd.applyAll(l, first)
-		recvErr = l.receive(stream)
+		if recvErr = l.cmd.applyAll(l, first); recvErr == nil {
+			recvErr = l.receive(stream)
+		}
 	}()
 	err = l.sendLoop(stream, s.info, recvDone)
 	if err == nil {
@@ -113,9 +146,14 @@ func (s *linkService) Link(stream pb.Gateway_LinkServer) error {
 
 	g.router.remove(l)
 	l.reroute(l.close())
-	if err == nil || errors.Is(err, io.EOF) {
+	switch {
+	case err == nil || errors.Is(err, io.EOF):
 		log.Info("link down")
 		return nil
+	case errors.Is(err, ErrLinkProtocol):
+		g.stats.linkProtocolErrors.Add(1)
+		log.Warn("link closed: protocol error", "err", err)
+		return status.Error(codes.InvalidArgument, err.Error())
 	}
 	log.Info("link down", "err", err)
 	if _, ok := status.FromError(err); ok {
@@ -124,14 +162,17 @@ func (s *linkService) Link(stream pb.Gateway_LinkServer) error {
 	return status.Error(codes.Unavailable, err.Error())
 }
 
-// receive applies the linker's acks and commands until the stream ends.
+// receive applies the linker's acks and commands until the stream ends or
+// the linker breaks the protocol.
 func (l *link) receive(stream pb.Gateway_LinkServer) error {
 	for {
 		req, err := stream.Recv()
 		if err != nil {
 			return err
 		}
-		l.cmd.applyAll(l, req)
+		if err := l.cmd.applyAll(l, req); err != nil {
+			return err
+		}
 	}
 }
 
@@ -161,7 +202,8 @@ func (l *link) sendLoop(stream pb.Gateway_LinkServer, info *pb.GatewayInfo, recv
 	}
 }
 
-// sendRest sends everything still queued (events too if withEvents).
+// sendRest sends everything still queued that the window lets out (events
+// too if withEvents).
 func (l *link) sendRest(stream pb.Gateway_LinkServer, info *pb.GatewayInfo, withEvents bool) error {
 	for resp := l.nextBatch(info, withEvents); resp != nil; resp = l.nextBatch(info, withEvents) {
 		if err := stream.Send(resp); err != nil {
@@ -178,8 +220,21 @@ func (l *link) signal() {
 	}
 }
 
-// nextBatch builds the next LinkResponse, or nil if nothing is queued. The
-// first one carries only Welcome and the worker set. Events are left
+// canSendLocked reports whether the window lets the next pending event go.
+// An empty window always takes one event, so an event larger than the
+// byte window still goes.
+func (l *link) canSendLocked() bool {
+	if len(l.pending) == 0 {
+		return false
+	}
+	if len(l.inflight) == 0 {
+		return true
+	}
+	return len(l.inflight) < l.winEvents && l.inflightBytes+l.pending[0].size <= l.winBytes
+}
+
+// nextBatch builds the next LinkResponse, or nil if nothing can be sent.
+// The first one carries only Welcome and the worker set. Events are left
 // queued unless withEvents.
 func (l *link) nextBatch(info *pb.GatewayInfo, withEvents bool) *pb.LinkResponse {
 	l.mu.Lock()
@@ -187,9 +242,13 @@ func (l *link) nextBatch(info *pb.GatewayInfo, withEvents bool) *pb.LinkResponse
 	if !l.welcomed {
 		l.welcomed = true
 		l.workersChanged = false
-		return &pb.LinkResponse{Welcome: &pb.Welcome{Gateway: info}, Workers: l.workers, WorkersChanged: true}
+		return &pb.LinkResponse{
+			Welcome: &pb.Welcome{Gateway: info, WindowEvents: uint32(l.winEvents), WindowBytes: uint64(l.winBytes)},
+			Workers: l.workers, WorkersChanged: true,
+		}
 	}
-	if (!withEvents || len(l.pending) == 0) && len(l.replies) == 0 && !l.workersChanged {
+	sendEvents := withEvents && l.canSendLocked()
+	if !sendEvents && len(l.replies) == 0 && !l.workersChanged {
 		return nil
 	}
 	resp := &pb.LinkResponse{}
@@ -198,95 +257,147 @@ func (l *link) nextBatch(info *pb.GatewayInfo, withEvents bool) *pb.LinkResponse
 		l.workersChanged = false
 	}
 	items, bytes := 0, 0
-	if len(l.replies) > 0 {
-		n := min(len(l.replies), maxBatchItems)
-		resp.Replies = append([]*pb.Reply(nil), l.replies[:n]...)
-		clear(l.replies[:n])
-		l.replies = l.replies[n:]
-		items = n
-	}
-	n := 0
-	for _, q := range l.pending {
-		if !withEvents {
+	for len(l.replies) > 0 && items < maxBatchItems {
+		q := l.replies[0]
+		if items > 0 && bytes+q.size > maxBatchBytes {
 			break
 		}
-		if items >= maxBatchItems || (n > 0 && bytes+q.size > maxBatchBytes) {
-			break
-		}
+		resp.Replies = append(resp.Replies, q.r)
+		l.replies[0] = queuedReply{}
+		l.replies = l.replies[1:]
 		items++
-		n++
 		bytes += q.size
 	}
-	if n > 0 {
-		resp.Events = make([]*pb.Event, n)
-		for i, q := range l.pending[:n] {
-			l.seq++
-			q.ev.Seq = l.seq
-			resp.Events[i] = q.ev
+	for sendEvents && items < maxBatchItems && l.canSendLocked() {
+		q := l.pending[0]
+		if items > 0 && bytes+q.size > maxBatchBytes {
+			break
 		}
-		l.unacked = append(l.unacked, resp.Events...)
-		clear(l.pending[:n])
-		l.pending = l.pending[n:]
+		l.pending[0] = queuedEvent{}
+		l.pending = l.pending[1:]
+		l.pendingBytes -= q.size
+		l.seq++
+		q.ev.Seq = l.seq
+		l.inflight[l.seq] = q
+		l.inflightBytes += q.size
+		resp.Events = append(resp.Events, q.ev)
+		items++
+		bytes += q.size
 	}
-	if len(l.pending) > 0 || len(l.replies) > 0 {
+	if len(l.pending) == 0 {
+		l.pending = nil
+	}
+	if len(l.replies) == 0 {
+		l.replies = nil
+	}
+	if (withEvents && l.canSendLocked()) || len(l.replies) > 0 {
 		l.signal()
 	}
 	return resp
 }
 
-// push queues an event; false if the link is closed. Past MaxUnacked the
-// oldest event is dropped (counted, logged once per episode).
-func (l *link) push(ev *pb.Event, size int) bool {
+// fullLocked reports whether the link's queued and in-flight events fill
+// its window: clients whose events are queued then pause.
+func (l *link) fullLocked() bool {
+	n := len(l.pending) + len(l.inflight)
+	return n >= l.winEvents || l.pendingBytes+l.inflightBytes >= l.winBytes
+}
+
+// roomLocked reports whether the link is back under half its window: its
+// paused clients may read again.
+func (l *link) roomLocked() bool {
+	n := len(l.pending) + len(l.inflight)
+	return n <= l.winEvents/2 && l.pendingBytes+l.inflightBytes <= l.winBytes/2
+}
+
+// push queues an event. It never drops it: it reports false only if the
+// link is closed (the caller routes the event elsewhere). When the link is
+// full and c is not nil, c is paused (the caller holds c.mu) and listed to
+// be resumed when the link has room again.
+func (l *link) push(ev *pb.Event, size int, c *conn) bool {
 	l.mu.Lock()
 	if l.closed {
 		l.mu.Unlock()
 		return false
 	}
 	l.pending = append(l.pending, queuedEvent{ev: ev, size: size})
-	if len(l.pending)+len(l.unacked) > l.g.cfg.MaxUnacked {
-		if len(l.unacked) > 0 {
-			l.unacked[0] = nil
-			l.unacked = l.unacked[1:]
-		} else {
-			l.pending[0] = queuedEvent{}
-			l.pending = l.pending[1:]
-		}
-		l.g.stats.eventsOverflow.Add(1)
-		if !l.overflowing {
-			l.overflowing = true
-			l.g.log.Warn("worker is not acking: dropping its oldest unacked events", "linker", l.id, "max_unacked", l.g.cfg.MaxUnacked)
-		}
+	l.pendingBytes += size
+	if c != nil && !c.paused && l.fullLocked() {
+		c.paused = true
+		l.waiters = append(l.waiters, c)
+		l.g.stats.clientsPaused.Add(1)
 	}
+	send := l.canSendLocked()
 	l.mu.Unlock()
-	l.signal()
+	if send {
+		l.signal()
+	}
 	return true
 }
 
-// ack drops the events with seq <= n.
-func (l *link) ack(n uint64) {
+// ack marks the events with first <= seq <= last handled. A range that is
+// empty or reaches past the last seq sent is a protocol error.
+func (l *link) ack(first, last uint64) error {
+	var resume []*conn
 	l.mu.Lock()
-	defer l.mu.Unlock()
-	if len(l.unacked) == 0 || n < l.unacked[0].Seq {
-		return
+	if first == 0 || first > last || last > l.seq {
+		sent := l.seq
+		l.mu.Unlock()
+		return fmt.Errorf("%w: ack of [%d, %d], last seq sent %d", ErrLinkProtocol, first, last, sent)
 	}
-	k := min(int(n-l.unacked[0].Seq+1), len(l.unacked))
-	clear(l.unacked[:k])
-	l.unacked = l.unacked[k:]
-	if len(l.unacked) == 0 {
-		l.unacked = nil
+	if last-first < uint64(len(l.inflight)) {
+		for seq := first; ; seq++ {
+			l.dropInflightLocked(seq)
+			if seq == last {
+				break
+			}
+		}
+	} else {
+		for seq := range l.inflight {
+			if seq >= first && seq <= last {
+				l.dropInflightLocked(seq)
+			}
+		}
 	}
-	if l.overflowing && len(l.pending)+len(l.unacked) < l.g.cfg.MaxUnacked/2 {
-		l.overflowing = false
+	send := l.canSendLocked()
+	if len(l.waiters) > 0 && l.roomLocked() {
+		resume = l.waiters
+		l.waiters = nil
+	}
+	l.mu.Unlock()
+	if send {
+		l.signal()
+	}
+	resumeAll(resume)
+	return nil
+}
+
+func (l *link) dropInflightLocked(seq uint64) {
+	if q, ok := l.inflight[seq]; ok {
+		l.inflightBytes -= q.size
+		delete(l.inflight, seq)
 	}
 }
 
+// inHand returns the events sent and not acked, and those not sent yet.
+func (l *link) inHand() (inflight, pending int) {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	return len(l.inflight), len(l.pending)
+}
+
+// reply queues r, split into parts of at most maxBatchBytes when its
+// result is large.
 func (l *link) reply(r *pb.Reply) {
+	parts := splitReply(r, maxBatchBytes)
 	l.mu.Lock()
 	if l.closed {
 		l.mu.Unlock()
 		return
 	}
-	l.replies = append(l.replies, r)
+	for _, p := range parts {
+		l.replies = append(l.replies, queuedReply{r: p, size: proto.Size(p)})
+	}
 	l.mu.Unlock()
 	l.signal()
 }
@@ -300,33 +411,49 @@ func (l *link) setWorkers(ids []string) {
 	l.signal()
 }
 
-// close marks l closed and returns the events it still holds: the
-// unacked ones first (sent, so redelivered), then the unsent ones.
-func (l *link) close() (unacked []*pb.Event, pending []queuedEvent) {
+// closedEvents is what a closing link still held.
+type closedEvents struct {
+	inflight []queuedEvent // sent and not acked, by seq: redelivered
+	pending  []queuedEvent // never sent
+	waiters  []*conn
+}
+
+// close marks l closed and returns the events it still holds.
+func (l *link) close() closedEvents {
 	l.mu.Lock()
 	defer l.mu.Unlock()
 	l.closed = true
-	unacked, pending = l.unacked, l.pending
-	l.unacked, l.pending, l.replies = nil, nil, nil
-	return unacked, pending
+	seqs := make([]uint64, 0, len(l.inflight))
+	for seq := range l.inflight {
+		seqs = append(seqs, seq)
+	}
+	slices.Sort(seqs)
+	ce := closedEvents{pending: l.pending, waiters: l.waiters}
+	for _, seq := range seqs {
+		ce.inflight = append(ce.inflight, l.inflight[seq])
+	}
+	l.inflight, l.pending, l.replies, l.waiters = nil, nil, nil, nil
+	l.inflightBytes, l.pendingBytes = 0, 0
+	return ce
 }
 
-// reroute hands the events of a closed link to the remaining workers.
+// reroute hands the events of a closed link to the remaining workers (or
+// holds them while none is linked), then resumes the clients paused on it.
 // The events may still be referenced by the old stream, so they are
 // copied, not modified.
-func (l *link) reroute(unacked []*pb.Event, pending []queuedEvent) {
-	if len(unacked) == 0 && len(pending) == 0 {
-		return
-	}
+func (l *link) reroute(ce closedEvents) {
 	g := l.g
-	for _, ev := range unacked {
+	for _, q := range ce.inflight {
 		g.stats.eventsRedeliv.Add(1)
-		g.router.route(rendezvous.Key(g.nodeID, ev.Conn), redelivery(ev, true), eventSize(ev))
+		g.router.route(rendezvous.Key(g.nodeID, q.ev.Conn), redelivery(q.ev, true), q.size, nil)
 	}
-	for _, q := range pending {
-		g.router.route(rendezvous.Key(g.nodeID, q.ev.Conn), redelivery(q.ev, q.ev.Redelivered), q.size)
+	for _, q := range ce.pending {
+		g.router.route(rendezvous.Key(g.nodeID, q.ev.Conn), redelivery(q.ev, q.ev.Redelivered), q.size, nil)
 	}
-	g.log.Info("link events rerouted", "linker", l.id, "unacked", len(unacked), "unsent", len(pending))
+	resumeAll(ce.waiters)
+	if len(ce.inflight)+len(ce.pending) > 0 {
+		g.log.Info("link events rerouted", "linker", l.id, "unacked", len(ce.inflight), "unsent", len(ce.pending))
+	}
 }
 
 func redelivery(ev *pb.Event, redelivered bool) *pb.Event {
@@ -340,19 +467,66 @@ func redelivery(ev *pb.Event, redelivered bool) *pb.Event {
 	}
 }
 
-// eventSize estimates an event's encoded size for batching.
-func eventSize(ev *pb.Event) int {
-	n := eventOverhead + len(ev.Uid)
-	for k, v := range ev.Session {
-		n += len(k) + len(v) + 4
+// splitReply splits r into parts whose encoded size is about max at most
+// (a single client, group member list chunk or uid larger than max still
+// goes in one part). Every part but the last has More set; count and stats
+// go in the last.
+func splitReply(r *pb.Reply, max int) []*pb.Reply {
+	res := r.GetResult()
+	if res == nil || proto.Size(r) <= max {
+		return []*pb.Reply{r}
 	}
-	switch k := ev.Kind.(type) {
-	case *pb.Event_Message:
-		n += len(k.Message.GetData())
-	case *pb.Event_Connect:
-		for _, h := range k.Connect.GetHeaders() {
-			n += len(h.GetName()) + len(h.GetValue()) + 8
+	var (
+		parts []*pb.Reply
+		cur   = &pb.QueryResult{}
+		size  = 0
+	)
+	cut := func(n int) {
+		if size > 0 && size+n > max {
+			parts = append(parts, &pb.Reply{Id: r.GetId(), Result: cur, More: true})
+			cur, size = &pb.QueryResult{}, 0
+		}
+		size += n
+	}
+	for _, c := range res.GetClients() {
+		cut(proto.Size(c) + 8)
+		cur.Clients = append(cur.Clients, c)
+	}
+	for _, gi := range res.GetGroups() {
+		// A large member list is split over parts: the linker joins the
+		// entries of one name.
+		conns, uids := gi.GetConns(), gi.GetUids()
+		part := &pb.GroupInfo{Name: gi.GetName(), Count: gi.GetCount()}
+		cut(len(gi.GetName()) + 16)
+		cur.Groups = append(cur.Groups, part)
+		for len(conns) > 0 || len(uids) > 0 {
+			n := 0
+			if len(conns) > 0 {
+				n = 9
+			} else {
+				n = len(uids[0]) + 2
+			}
+			if size > 0 && size+n > max {
+				cut(n)
+				part = &pb.GroupInfo{Name: gi.GetName(), Count: gi.GetCount()}
+				cur.Groups = append(cur.Groups, part)
+			} else {
+				size += n
+			}
+			if len(conns) > 0 {
+				part.Conns = append(part.Conns, conns[0])
+				conns = conns[1:]
+			} else {
+				part.Uids = append(part.Uids, uids[0])
+				uids = uids[1:]
+			}
 		}
 	}
-	return n
+	for _, u := range res.GetUids() {
+		cut(proto.Size(u) + 8)
+		cur.Uids = append(cur.Uids, u)
+	}
+	cur.Count, cur.Stats = res.GetCount(), res.GetStats()
+	parts = append(parts, &pb.Reply{Id: r.GetId(), Error: r.GetError(), Result: cur})
+	return parts
 }

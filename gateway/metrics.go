@@ -122,6 +122,7 @@ type collector struct {
 	handshakes, msgsIn, bytesIn, msgsOut, bytesOut, fanout     *prometheus.Desc
 	slow, heartbeat, rateLimited, protocol, frameTimeout       *prometheus.Desc
 	dropped, redelivered, linksRejected                        *prometheus.Desc
+	paused, noWorker, tooBig, linkProtocol, eventsHeld         *prometheus.Desc
 }
 
 var _ prometheus.Collector = (*collector)(nil)
@@ -150,9 +151,14 @@ func newCollector(g *Gateway) *collector {
 		rateLimited:   d("rate_limited_closes_total", "Clients closed with 4002 for sending over the message rate."),
 		protocol:      d("protocol_error_closes_total", "Clients closed for breaking RFC 6455 or a size limit (1002, 1007, 1009)."),
 		frameTimeout:  d("frame_timeout_closes_total", "Clients closed with 1008: a started frame did not arrive within the frame timeout."),
-		dropped:       d("events_dropped_total", "Client events dropped: no worker linked (reason=no_worker), or past max unacked (reason=overflow).", "reason"),
+		dropped:       d("events_dropped_total", "Client events given up: held while no worker was linked, past the no-worker timeout (reason=no_worker).", "reason"),
 		redelivered:   d("events_redelivered_total", "Unacknowledged events handed to another worker after a link broke."),
 		linksRejected: d("links_rejected_total", "Internal calls refused for a missing or wrong cluster secret."),
+		paused:        d("client_reads_paused_total", "Times a client's socket stopped being read because the worker link its events take was full (flow control)."),
+		noWorker:      d("no_worker_closes_total", "Clients closed with 1013 because no worker linked within the no-worker timeout."),
+		tooBig:        d("too_big_for_link_closes_total", "Clients closed with 1009 because a message with their session would not fit the link to the workers."),
+		linkProtocol:  d("link_protocol_errors_total", "Links closed because the linker broke the Link protocol."),
+		eventsHeld:    d("events_held", "Client events held because no worker is linked."),
 	}
 }
 
@@ -162,6 +168,7 @@ func (c *collector) Describe(ch chan<- *prometheus.Desc) {
 		c.connections, c.groups, c.uids, c.links, c.announced, c.ready, c.queued,
 		c.handshakes, c.msgsIn, c.bytesIn, c.msgsOut, c.bytesOut, c.fanout,
 		c.slow, c.heartbeat, c.rateLimited, c.protocol, c.frameTimeout, c.dropped, c.redelivered, c.linksRejected,
+		c.paused, c.noWorker, c.tooBig, c.linkProtocol, c.eventsHeld,
 	} {
 		ch <- d
 	}
@@ -208,7 +215,11 @@ func (c *collector) Collect(ch chan<- prometheus.Metric) {
 	counter(c.protocol, st.ProtocolErrors)
 	counter(c.frameTimeout, st.FrameTimeouts)
 	counter(c.dropped, st.EventsDropped, "no_worker")
-	counter(c.dropped, st.EventsOverflow, "overflow")
+	counter(c.paused, st.ClientsPaused)
+	counter(c.noWorker, st.NoWorkerClosed)
+	counter(c.tooBig, st.TooBigForLink)
+	counter(c.linkProtocol, st.LinkProtocolErrors)
+	gauge(c.eventsHeld, float64(g.router.heldCount.Load()))
 	counter(c.redelivered, st.EventsRedelivered)
 	counter(c.linksRejected, st.LinksRejected)
 	m.grpc.Collect(ch)

@@ -68,9 +68,10 @@ const gw = "gatewayworker_gateway_"
 // what the test did.
 func TestMetricsTellTheTruth(t *testing.T) {
 	reg := prometheus.NewRegistry()
-	tg := startGateway(t, Config{Metrics: reg, MaxPending: 256 << 10, WriteTimeout: 5 * time.Second})
+	tg := startGateway(t, Config{Metrics: reg, MaxPending: 256 << 10, WriteTimeout: 5 * time.Second, NoWorkerTimeout: 200 * time.Millisecond})
 
-	// No worker: not ready; a client's events are dropped.
+	// No worker: not ready; a client's events are held, and given up with
+	// the client (1013) past NoWorkerTimeout.
 	eventually(t, "not ready for want of a worker", func() bool {
 		err := tg.Ready()
 		return errors.Is(err, ErrNotReady) && strings.Contains(err.Error(), "no worker linked")
@@ -79,8 +80,12 @@ func TestMetricsTellTheTruth(t *testing.T) {
 	if err := lone.WriteMessage(ws.TextMessage, []byte("lost")); err != nil {
 		t.Fatal(err)
 	}
-	eventuallyMetric(t, reg, gw+`events_dropped_total{reason="no_worker"}`, 2) // connect, message
-	wantMetrics(t, reg, map[string]float64{gw + "ready": 0, gw + "connections": 1})
+	eventuallyMetric(t, reg, gw+"client_reads_paused_total", 1)
+	wantMetrics(t, reg, map[string]float64{gw + "ready": 0})
+	eventuallyMetric(t, reg, gw+"no_worker_closes_total", 1)
+	eventuallyMetric(t, reg, gw+"connections", 0)
+	eventuallyMetric(t, reg, gw+`events_dropped_total{reason="no_worker"}`, 2) // its connect and close; its message was never read
+	eventuallyMetric(t, reg, gw+"events_held", 0)
 
 	// A worker and a push client link.
 	w := dialLink(t, tg.lan, "", "w1", true)
@@ -89,6 +94,15 @@ func TestMetricsTellTheTruth(t *testing.T) {
 	wantMetrics(t, reg, map[string]float64{
 		gw + "ready": 1, gw + `links{kind="worker"}`: 1, gw + `links{kind="push"}`: 1, gw + "announced": 0,
 	})
+	// A client in place of the one closed: it stays, and sends one message.
+	lone = dialWS(t, tg.public, "/", nil)
+	w.connectEvent()
+	if err := lone.WriteMessage(ws.TextMessage, []byte("lost")); err != nil {
+		t.Fatal(err)
+	}
+	if w.event().GetMessage() == nil {
+		t.Fatal("want a message event")
+	}
 
 	// N clients connect (one more is refused: not a WebSocket request).
 	const n = 5
@@ -105,13 +119,13 @@ func TestMetricsTellTheTruth(t *testing.T) {
 	eventuallyMetric(t, reg, gw+`handshakes_total{result="rejected"}`, 1)
 	wantMetrics(t, reg, map[string]float64{
 		gw + "connections":                           n + 1,
-		gw + `handshakes_total{result="accepted"}`:   n + 1,
+		gw + `handshakes_total{result="accepted"}`:   n + 2, // the client closed with 1013 too
 		gw + `handshakes_total{result="over_limit"}`: 0,
 	})
 
 	// M messages from each client.
 	const m = 3
-	inBytes := len("lost") // the message dropped above counts too
+	inBytes := len("lost") // the message of the stand-in above counts too
 	for i, c := range clients {
 		for j := range m {
 			msg := fmt.Sprintf("client %d message %d", i, j)
@@ -158,7 +172,8 @@ func TestMetricsTellTheTruth(t *testing.T) {
 		gw + `grpc_errors_total{code="InvalidArgument"}`:    0,
 		gw + "slow_consumer_closes_total":                   0,
 		gw + "queued_bytes":                                 0,
-		gw + `events_dropped_total{reason="overflow"}`:      0,
+		gw + "link_protocol_errors_total":                   0,
+		gw + "too_big_for_link_closes_total":                0,
 		gw + "events_redelivered_total":                     0,
 		gw + "links_rejected_total":                         0,
 		gw + "heartbeat_timeout_closes_total":               0,
@@ -315,18 +330,22 @@ func ExampleConfig_metrics() {
 	}
 	// Output:
 	// gatewayworker_gateway_announced GAUGE
+	// gatewayworker_gateway_client_reads_paused_total COUNTER
 	// gatewayworker_gateway_connections GAUGE
 	// gatewayworker_gateway_events_dropped_total COUNTER
+	// gatewayworker_gateway_events_held GAUGE
 	// gatewayworker_gateway_events_redelivered_total COUNTER
 	// gatewayworker_gateway_frame_timeout_closes_total COUNTER
 	// gatewayworker_gateway_groups GAUGE
 	// gatewayworker_gateway_grpc_errors_total COUNTER
 	// gatewayworker_gateway_handshakes_total COUNTER
 	// gatewayworker_gateway_heartbeat_timeout_closes_total COUNTER
+	// gatewayworker_gateway_link_protocol_errors_total COUNTER
 	// gatewayworker_gateway_links GAUGE
 	// gatewayworker_gateway_links_rejected_total COUNTER
 	// gatewayworker_gateway_messages_received_total COUNTER
 	// gatewayworker_gateway_messages_sent_total COUNTER
+	// gatewayworker_gateway_no_worker_closes_total COUNTER
 	// gatewayworker_gateway_protocol_error_closes_total COUNTER
 	// gatewayworker_gateway_queued_bytes GAUGE
 	// gatewayworker_gateway_rate_limited_closes_total COUNTER
@@ -335,5 +354,6 @@ func ExampleConfig_metrics() {
 	// gatewayworker_gateway_send_fanout HISTOGRAM
 	// gatewayworker_gateway_sent_bytes_total COUNTER
 	// gatewayworker_gateway_slow_consumer_closes_total COUNTER
+	// gatewayworker_gateway_too_big_for_link_closes_total COUNTER
 	// gatewayworker_gateway_uids GAUGE
 }

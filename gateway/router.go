@@ -4,6 +4,10 @@ import (
 	"slices"
 	"sync"
 	"sync/atomic"
+	"time"
+
+	"github.com/gatewayworker/gatewayworker/internal/discovery"
+	"github.com/gatewayworker/gatewayworker/internal/wsconn"
 
 	"github.com/gatewayworker/gatewayworker/internal/rendezvous"
 	pb "github.com/gatewayworker/gatewayworker/proto/gatewayworker/v1"
@@ -18,9 +22,19 @@ type router struct {
 	links map[*link]struct{}
 	// workers is the current routing set, read without locks.
 	workers atomic.Pointer[workerSet]
-	// dropping is set while events are dropped for want of a worker (logged
+	// dropping is set while events are held for want of a worker (logged
 	// once per transition).
 	dropping atomic.Bool
+
+	// Events held while no worker is linked, in arrival order, and the
+	// clients paused because of them. heldCount mirrors len(held) for the
+	// lock-free check in route. heldMu is taken after conn.mu and before
+	// link.mu.
+	heldMu      sync.Mutex
+	held        []heldEvent
+	heldWaiters []*conn
+	heldCount   atomic.Int64
+	expiry      *time.Timer
 }
 
 // workerSet is an immutable snapshot of the links with events.
@@ -59,6 +73,9 @@ func (r *router) add(l *link) {
 		r.g.log.Info("worker linked: delivering client events again", "worker", l.name)
 	}
 	r.publishLocked(old.ids, ws.ids, l)
+	if r.heldCount.Load() > 0 {
+		go r.release()
+	}
 }
 
 // remove unregisters l; events route around it from now on.
@@ -114,32 +131,180 @@ func (r *router) counts() (workers, push int) {
 	return workers, push
 }
 
-// route hands ev (of the client with routing key key) to its worker, or
-// drops it when no worker is linked. size estimates its encoded size.
-func (r *router) route(key uint64, ev *pb.Event, size int) {
+// route hands ev (of the client with routing key key) to its worker. While
+// no worker is linked, or earlier events are still held for want of one,
+// the event is held (see hold). It never drops the event. c, when not nil,
+// is the client whose read produced ev; the caller holds c.mu, and c is
+// paused when its event must wait.
+func (r *router) route(key uint64, ev *pb.Event, size int, c *conn) {
 	for {
 		ws := r.workers.Load()
-		if len(ws.links) == 0 {
-			r.g.stats.eventsDropped.Add(1)
-			if r.dropping.CompareAndSwap(false, true) {
-				r.g.log.Warn("no worker linked: dropping client events")
+		if len(ws.links) == 0 || r.heldCount.Load() > 0 {
+			if r.hold(key, ev, size, c) {
+				return
 			}
-			return
+			continue // a worker linked meanwhile
 		}
 		l := ws.links[rendezvous.Pick(key, ws.hashes)]
-		if l.push(ev, size) {
+		if l.push(ev, size, c) {
 			return
 		}
 		// l is closing and already out of the set: pick again.
 	}
 }
 
+// heldEvent is an event held while no worker is linked.
+type heldEvent struct {
+	key  uint64
+	ev   *pb.Event
+	size int
+	c    *conn // the client to close if no worker comes; nil for Close events
+	at   time.Time
+}
+
+// hold keeps ev until a worker links (release) or NoWorkerTimeout passes
+// (expire). It reports false, holding nothing, when workers are linked and
+// nothing is held: the caller routes the event.
+func (r *router) hold(key uint64, ev *pb.Event, size int, c *conn) bool {
+	r.heldMu.Lock()
+	defer r.heldMu.Unlock()
+	if len(r.held) == 0 && len(r.workers.Load().links) > 0 {
+		return false
+	}
+	he := heldEvent{key: key, ev: ev, size: size, at: time.Now()}
+	if _, isClose := ev.Kind.(*pb.Event_Close); !isClose {
+		he.c = c
+	}
+	r.held = append(r.held, he)
+	r.heldCount.Store(int64(len(r.held)))
+	if c != nil && !c.paused {
+		c.paused = true
+		r.heldWaiters = append(r.heldWaiters, c)
+		r.g.stats.clientsPaused.Add(1)
+	}
+	if r.dropping.CompareAndSwap(false, true) {
+		r.g.log.Warn("no worker linked: holding client events", "timeout", r.g.cfg.NoWorkerTimeout)
+	}
+	if r.expiry == nil {
+		r.expiry = time.AfterFunc(r.g.cfg.NoWorkerTimeout, r.expire)
+	}
+	return true
+}
+
+// release routes the held events, in order, to the workers now linked and
+// resumes the clients paused for want of a worker. It runs after a worker
+// linked.
+func (r *router) release() {
+	for {
+		r.heldMu.Lock()
+		if len(r.workers.Load().links) == 0 {
+			r.heldMu.Unlock()
+			return
+		}
+		held, waiters := r.held, r.heldWaiters
+		r.held, r.heldWaiters = nil, nil
+		if len(held) == 0 {
+			r.heldCount.Store(0)
+			if r.expiry != nil {
+				r.expiry.Stop()
+				r.expiry = nil
+			}
+			r.heldMu.Unlock()
+			resumeAll(waiters)
+			return
+		}
+		// heldCount stays up until the held events are routed, so newer
+		// events of the same clients queue behind them.
+		r.heldMu.Unlock()
+		for _, he := range held {
+			ws := r.workers.Load()
+			if len(ws.links) == 0 || !ws.links[rendezvous.Pick(he.key, ws.hashes)].push(he.ev, he.size, nil) {
+				r.requeue(he)
+			}
+		}
+		resumeAll(waiters)
+	}
+}
+
+// requeue puts back an event release could not hand over (the worker
+// linked went away again).
+func (r *router) requeue(he heldEvent) {
+	r.heldMu.Lock()
+	r.held = append(r.held, he)
+	r.heldCount.Store(int64(len(r.held)))
+	if r.expiry == nil {
+		r.expiry = time.AfterFunc(r.g.cfg.NoWorkerTimeout, r.expire)
+	}
+	r.heldMu.Unlock()
+}
+
+// expire gives up on the events held longer than NoWorkerTimeout: their
+// clients are closed with 1013 (Try Again Later), and the events counted as
+// dropped.
+func (r *router) expire() {
+	now := time.Now()
+	timeout := r.g.cfg.NoWorkerTimeout
+	var closing []*conn
+	r.heldMu.Lock()
+	r.expiry = nil
+	if len(r.workers.Load().links) > 0 {
+		// A worker linked: release is under way.
+		r.heldMu.Unlock()
+		return
+	}
+	keep := r.held[:0]
+	dropped := 0
+	for _, he := range r.held {
+		if now.Sub(he.at) < timeout {
+			keep = append(keep, he)
+			continue
+		}
+		dropped++
+		if he.c != nil {
+			closing = append(closing, he.c)
+		}
+	}
+	clear(r.held[len(keep):])
+	r.held = keep
+	r.heldCount.Store(int64(len(keep)))
+	if len(keep) > 0 {
+		r.expiry = time.AfterFunc(timeout-now.Sub(keep[0].at), r.expire)
+	}
+	r.heldMu.Unlock()
+	r.g.stats.eventsDropped.Add(uint64(dropped))
+	for _, c := range closing {
+		if c.close(wsconn.CloseTryAgainLater, "no worker", closeReply) {
+			r.g.stats.noWorkerClosed.Add(1)
+		}
+	}
+	if dropped > 0 {
+		r.g.log.Warn("no worker linked in time: client events given up", "events", dropped, "clients_closed", len(closing))
+	}
+}
+
+// resumeAll resumes the reading of paused clients.
+func resumeAll(cs []*conn) {
+	for _, c := range cs {
+		c.resume()
+	}
+}
+
 // emitLocked sends an event of c to its worker, filling in the client's
-// uid and session. The caller holds c.mu, which orders c's events.
+// uid and session. The caller holds c.mu, which orders c's events. It
+// pauses c (c.paused) when the event must wait for room or for a worker.
 func (g *Gateway) emitLocked(c *conn, ev *pb.Event, size int) {
 	ev.Conn = c.seq
 	ev.Uid = c.uid
 	ev.Session = c.session
 	ev.SessionVersion = c.sessionVer
-	g.router.route(c.key(), ev, size+len(c.uid)+c.sessionSize+eventOverhead)
+	g.router.route(c.key(), ev, size+len(c.uid)+c.sessionSize+eventOverhead, c)
+}
+
+// maxEventSize is the largest event the links carry.
+const maxEventSize = discovery.MaxMessageSize - 64<<10
+
+// fitsLinkLocked reports whether a message of n bytes from c, with its uid
+// and session, fits one event on the links. The caller holds c.mu.
+func (c *conn) fitsLinkLocked(n int) bool {
+	return n+len(c.uid)+c.sessionSize+eventOverhead <= maxEventSize
 }

@@ -171,6 +171,7 @@ var urlLocal = url.URL{Scheme: "ws", Host: "127.0.0.1", Path: "/"}
 func floodSetup(t *testing.T, cfg Config) (*testGateway, func(n int) time.Duration) {
 	t.Helper()
 	tg := startGateway(t, cfg)
+	ackingWorker(t, tg)
 	push := dialLink(t, tg.lan, "", "push", false)
 	fast := dialWS(t, tg.public, "/", nil)
 	eventually(t, "client attached", func() bool { return tg.Stats().Clients == 1 })

@@ -96,6 +96,7 @@ func TestLimitOversizeFrameAllocatesNothing(t *testing.T) {
 func TestLimitStalledFrameBoundedAndTimedOut(t *testing.T) {
 	const clients = 20
 	tg := startGateway(t, Config{MaxMessageSize: 64 << 20, FrameTimeout: 500 * time.Millisecond})
+	ackingWorker(t, tg)
 	conns := make([]*rawConn, clients)
 	for i := range conns {
 		conns[i] = upgradeRaw(t, tg.public)
@@ -298,6 +299,7 @@ func TestLimitMessageRate(t *testing.T) {
 // PingInterval*(PingMaxMissed+1); one that answers only pongs stays.
 func TestLimitHeartbeat(t *testing.T) {
 	tg := startGateway(t, Config{PingInterval: 50 * time.Millisecond, PingMaxMissed: 2})
+	ackingWorker(t, tg)
 	deaf := upgradeRaw(t, tg.public)
 	alive := upgradeRaw(t, tg.public)
 	start := time.Now()

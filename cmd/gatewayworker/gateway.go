@@ -40,6 +40,9 @@ type gatewayLimits struct {
 	messageRate      float64
 	messageBurst     int
 	drainTimeout     time.Duration
+	noWorkerTimeout  time.Duration
+	linkWindow       int
+	linkWindowBytes  int64
 	advertisePublic  string
 	advertiseLAN     string
 }
@@ -58,6 +61,9 @@ func (l *gatewayLimits) define(s *cli.Set) {
 	s.Float(&l.messageRate, "message-rate", 0, "messages per second a client may send (0: no limit); over: close 4002")
 	s.Int(&l.messageBurst, "message-burst", 0, "burst allowed above --message-rate (0: one second's worth)")
 	s.Duration(&l.drainTimeout, "drain-timeout", gateway.DefaultDrainTimeout, "on shutdown, time to flush and close clients with 1001")
+	s.Duration(&l.noWorkerTimeout, "no-worker-timeout", gateway.DefaultNoWorkerTimeout, "while no worker is linked, hold client events (not reading those clients) this long; past it: close 1013")
+	s.Int(&l.linkWindow, "link-window", gateway.DefaultLinkWindow, "client events in flight to one worker at most (sent, not acknowledged); past it the clients whose events wait are not read")
+	s.Int64(&l.linkWindowBytes, "link-window-bytes", gateway.DefaultLinkWindowBytes, "event bytes in flight to one worker at most")
 	s.String(&l.advertisePublic, "advertise-public", "", "client address announced to the register (default: --listen)")
 	s.String(&l.advertiseLAN, "advertise-lan", "", "internal address announced to the register (default: --lan)")
 }
@@ -76,6 +82,9 @@ func (l *gatewayLimits) apply(c *gateway.Config) {
 	c.MessageRate = l.messageRate
 	c.MessageBurst = l.messageBurst
 	c.DrainTimeout = l.drainTimeout
+	c.NoWorkerTimeout = l.noWorkerTimeout
+	c.LinkWindow = l.linkWindow
+	c.LinkWindowBytes = int(l.linkWindowBytes)
 	c.AdvertisePublic = l.advertisePublic
 	c.AdvertiseLAN = l.advertiseLAN
 }

@@ -15,8 +15,14 @@ import (
 
 // Link parameters used by Dial.
 const (
-	// MaxMessageSize bounds gRPC messages both ways on internal links (16 MiB).
-	MaxMessageSize = 16 << 20
+	// MaxLinkPayload is the largest client message (or command payload)
+	// the internal links carry (64 MiB). A gateway refuses a MaxMessageSize
+	// above it.
+	MaxLinkPayload = 64 << 20
+	// MaxMessageSize bounds gRPC messages both ways on internal links: one
+	// payload of MaxLinkPayload with room for its envelope (uid, session,
+	// batch framing).
+	MaxMessageSize = MaxLinkPayload + 4<<20
 	// ClientKeepaliveTime is the client keepalive ping interval asked for.
 	// grpc-go raises any value under 10 s to 10 s; servers must permit pings
 	// that often without streams (keepalive.EnforcementPolicy).

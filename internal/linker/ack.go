@@ -1,112 +1,99 @@
 package linker
 
 import (
-	"cmp"
 	"slices"
 	"sync"
+
+	pb "github.com/gatewayworker/gatewayworker/proto/gatewayworker/v1"
 )
 
-// acker tracks the events of one link session and computes the cumulative
-// ack: the highest seq such that every event up to it is done. Events arrive
-// in seq order; they may complete in any order.
+// acker tracks the events of one link session for selective acks: events
+// arrive in seq order and complete in any order; each completed seq is
+// acked once, in ranges, so one stuck handler holds back only its own
+// event, not the acks of the others.
 type acker struct {
 	mu       sync.Mutex
-	base     uint64 // every seq <= base is done
-	recv     uint64 // highest seq received
-	sent     uint64 // last ack handed to the sender
-	hand     []slot // hand[head:]: events received above base, in seq order
-	head     int
-	detached bool // the session is over: completions are ignored
-}
-
-// slot is one received event above the ack base.
-type slot struct {
-	seq  uint64
-	done bool
+	recv     uint64   // highest seq received
+	inHand   int      // received and not completed
+	done     []uint64 // completed and not acked yet
+	detached bool     // the session is over: nothing is acked any more
 }
 
 // received records the arrival of seq. It reports false for a duplicate or
-// stale seq, which must not be dispatched. A gap (seqs never received) is
-// treated as done: the gateway gave those events up. Only received events
-// take room, so a gap of any size costs nothing.
+// stale seq, which must not be dispatched.
 func (a *acker) received(seq uint64) bool {
 	a.mu.Lock()
 	defer a.mu.Unlock()
-	if seq <= a.recv {
+	if seq <= a.recv || a.detached {
 		return false
 	}
-	a.hand = append(a.hand, slot{seq: seq})
 	a.recv = seq
-	a.advance()
+	a.inHand++
 	return true
 }
 
-// complete marks seq done and reports whether the ack moved forward.
+// complete marks seq (received before, completed once) done. It reports
+// whether it is the first ack waiting, so the sender needs waking.
 func (a *acker) complete(seq uint64) bool {
 	a.mu.Lock()
 	defer a.mu.Unlock()
-	if a.detached || seq <= a.base || seq > a.recv {
+	if a.detached || seq == 0 || seq > a.recv {
 		return false
 	}
-	live := a.hand[a.head:] // not empty: base < seq <= recv
-	// Without gaps seq sits at its offset from the first one; else search.
-	i, found := 0, false
-	if off := seq - live[0].seq; off < uint64(len(live)) && live[off].seq == seq {
-		i, found = int(off), true
-	} else {
-		i, found = slices.BinarySearchFunc(live, seq, func(s slot, seq uint64) int { return cmp.Compare(s.seq, seq) })
-	}
-	if !found || live[i].done {
-		return false // in a gap, or completed twice
-	}
-	live[i].done = true
-	before := a.base
-	a.advance()
-	return a.base != before
+	a.inHand--
+	a.done = append(a.done, seq)
+	return len(a.done) == 1
 }
 
-// advance drops the done events at the head and moves base up to just below
-// the first event not done (to recv when none is left).
-func (a *acker) advance() {
-	for a.head < len(a.hand) && a.hand[a.head].done {
-		a.head++
-	}
-	if a.head == len(a.hand) {
-		a.hand = a.hand[:0]
-		a.head = 0
-		a.base = a.recv
-		return
-	}
-	a.base = a.hand[a.head].seq - 1
-	if a.head > 1024 && a.head > len(a.hand)/2 {
-		n := copy(a.hand, a.hand[a.head:])
-		a.hand = a.hand[:n]
-		a.head = 0
-	}
-}
-
-// take returns the ack to send (0: nothing new) and whether events are still
-// in hand.
-func (a *acker) take() (ack uint64, inHand bool) {
+// take returns the ranges to ack (nil: nothing new) and whether events are
+// still in hand.
+func (a *acker) take() (ranges []*pb.AckRange, inHand bool) {
 	a.mu.Lock()
 	defer a.mu.Unlock()
-	if a.base > a.sent {
-		ack = a.base
-		a.sent = a.base
+	if len(a.done) > 0 {
+		ranges = toRanges(a.done)
+		a.done = a.done[:0]
+		if cap(a.done) > 4096 {
+			a.done = nil
+		}
 	}
-	return ack, a.recv > a.base
+	return ranges, a.inHand > 0
 }
 
-// pending reports whether an ack is waiting to be sent, and whether events
+// toRanges sorts seqs and returns them as inclusive ranges.
+func toRanges(seqs []uint64) []*pb.AckRange {
+	slices.Sort(seqs)
+	var out []*pb.AckRange
+	for i := 0; i < len(seqs); {
+		j := i
+		for j+1 < len(seqs) && seqs[j+1] <= seqs[j]+1 {
+			j++
+		}
+		out = append(out, &pb.AckRange{First: seqs[i], Last: seqs[j]})
+		i = j + 1
+	}
+	return out
+}
+
+// pending reports whether acks are waiting to be sent, and whether events
 // are still in hand.
 func (a *acker) pending() (ack, inHand bool) {
 	a.mu.Lock()
 	defer a.mu.Unlock()
-	return a.base > a.sent, a.recv > a.base
+	return len(a.done) > 0, a.inHand > 0
+}
+
+// isDetached reports whether the session is over: its events not started
+// must not run (the gateway hands them to another worker).
+func (a *acker) isDetached() bool {
+	a.mu.Lock()
+	defer a.mu.Unlock()
+	return a.detached
 }
 
 func (a *acker) detach() {
 	a.mu.Lock()
 	a.detached = true
+	a.done = nil
 	a.mu.Unlock()
 }

@@ -2,6 +2,7 @@ package linker
 
 import (
 	"context"
+	"fmt"
 	"sync"
 	"testing"
 
@@ -39,24 +40,36 @@ func BenchmarkEnqueueSend(b *testing.B) {
 	}
 }
 
-// BenchmarkDispatch measures handing an event to a shard, running a no-op
-// handler and acking it.
+// BenchmarkDispatch measures handing an event to its client's queue,
+// running a no-op handler and acking it, for one client (events run in
+// order on one goroutine) and for 64 clients (their goroutines come and go).
 func BenchmarkDispatch(b *testing.B) {
-	var done sync.WaitGroup
-	d := newDispatcher(4, func(context.Context, Event) { done.Done() })
-	stop := make(chan struct{})
-	var wg sync.WaitGroup
-	d.run(context.Background(), stop, &wg)
-	defer func() { close(stop); wg.Wait() }()
-	k := &link{queue: newCmdQueue(1 << 20)}
-	a := &acker{}
-	ev := &pb.Event{}
-	b.ReportAllocs()
-	for i := 0; b.Loop(); i++ {
-		seq := uint64(i + 1)
-		a.received(seq)
-		done.Add(1)
-		d.push(task{ev: Event{Gateway: 1, Ev: ev}, acker: a, link: k})
+	for _, clients := range []uint64{1, 64} {
+		b.Run(fmt.Sprintf("clients=%d", clients), func(b *testing.B) {
+			var done sync.WaitGroup
+			d := newDispatcher(func(context.Context, Event) { done.Done() }, 0, nil)
+			stop := make(chan struct{})
+			var wg sync.WaitGroup
+			d.run(context.Background(), stop, &wg)
+			defer func() { close(stop); wg.Wait() }()
+			k := &link{queue: newCmdQueue(1 << 20)}
+			a := &acker{}
+			evs := make([]*pb.Event, clients)
+			for i := range evs {
+				evs[i] = &pb.Event{Conn: uint64(i)}
+			}
+			b.ReportAllocs()
+			for i := 0; b.Loop(); i++ {
+				seq := uint64(i + 1)
+				a.received(seq)
+				done.Add(1)
+				ev := evs[uint64(i)%clients]
+				d.push(task{ev: Event{Gateway: 1, Ev: ev}, acker: a, link: k})
+				if i%256 == 255 {
+					a.take()
+				}
+			}
+			done.Wait()
+		})
 	}
-	done.Wait()
 }

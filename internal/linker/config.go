@@ -14,8 +14,15 @@ import (
 
 // Defaults for zero Config fields.
 const (
-	// DefaultConcurrency is the number of event handler goroutines.
-	DefaultConcurrency = 64
+	// DefaultWindowEvents is the most events a worker asks each gateway to
+	// have in flight to it (sent, not acked); the gateway may allow fewer.
+	DefaultWindowEvents = 1024
+	// DefaultWindowBytes is the most event bytes a worker asks each gateway
+	// to have in flight to it (8 MiB).
+	DefaultWindowBytes = 8 << 20
+	// DefaultSlowHandler is how long a handler may run before the watchdog
+	// reports it (once per event).
+	DefaultSlowHandler = 30 * time.Second
 	// DefaultMaxBatchBytes caps the commands of one LinkRequest (1 MiB); a
 	// single larger command still goes alone.
 	DefaultMaxBatchBytes = 1 << 20
@@ -57,9 +64,10 @@ type Event struct {
 }
 
 // EventHandler handles one event. It may block; it runs concurrently for
-// different clients and in order for one client. The event is acked when it
-// returns. ctx is cancelled when the Linker gives up on events in hand
-// (Drain's ctx expired, or Run returned).
+// different clients and in order for one client (a blocked handler holds up
+// only its own client's later events). The event is acked when it returns.
+// ctx is cancelled when the Linker gives up on events in hand (Drain's ctx
+// expired, or Run returned).
 type EventHandler func(ctx context.Context, ev Event)
 
 // Config configures a Linker.
@@ -79,9 +87,18 @@ type Config struct {
 	// and Handler is required.
 	Events  bool
 	Handler EventHandler
-	// Concurrency is the number of event handler goroutines
-	// (DefaultConcurrency).
-	Concurrency int
+	// WindowEvents and WindowBytes are the window asked of each gateway:
+	// the most events (and bytes) in flight to this worker on one link
+	// (DefaultWindowEvents, DefaultWindowBytes; a gateway may allow
+	// fewer). They bound what a worker holds per gateway.
+	WindowEvents int
+	WindowBytes  int
+	// SlowHandler is how long a handler may run before OnSlowHandler is
+	// called for it, once per event (DefaultSlowHandler; negative: never).
+	SlowHandler time.Duration
+	// OnSlowHandler is called (from the watchdog goroutine) for each
+	// handler running longer than SlowHandler; nil: logged at Warn level.
+	OnSlowHandler func(gateway, conn uint64, kind string, running time.Duration)
 	// DialOptions are extra gRPC dial options (e.g. TLS credentials).
 	DialOptions []grpc.DialOption
 	// MinBackoff and MaxBackoff bound the reconnect delays
@@ -106,7 +123,7 @@ func (c *Config) setDefaults() error {
 	if c.Events && c.Handler == nil {
 		return fmt.Errorf("%w: Handler required with Events", ErrConfig)
 	}
-	if c.Concurrency < 0 || c.MaxBatchBytes < 0 || c.MaxBatchCommands < 0 || c.MaxQueueBytes < 0 ||
+	if c.WindowEvents < 0 || c.WindowBytes < 0 || c.MaxBatchBytes < 0 || c.MaxBatchCommands < 0 || c.MaxQueueBytes < 0 ||
 		c.AckDelay < 0 || c.QueryTimeout < 0 || c.ConnectWait < 0 || c.DialTimeout < 0 ||
 		c.CloseTimeout < 0 || c.MinBackoff < 0 || c.MaxBackoff < 0 {
 		return fmt.Errorf("%w: negative value", ErrConfig)
@@ -121,7 +138,9 @@ func (c *Config) setDefaults() error {
 			*v = d
 		}
 	}
-	def(&c.Concurrency, DefaultConcurrency)
+	def(&c.WindowEvents, DefaultWindowEvents)
+	def(&c.WindowBytes, DefaultWindowBytes)
+	defDur(&c.SlowHandler, DefaultSlowHandler)
 	def(&c.MaxBatchBytes, DefaultMaxBatchBytes)
 	def(&c.MaxBatchCommands, DefaultMaxBatchCommands)
 	def(&c.MaxQueueBytes, DefaultMaxQueueBytes)

@@ -3,6 +3,7 @@ package linker
 import (
 	"context"
 	"fmt"
+	"math"
 	"slices"
 	"sync"
 	"time"
@@ -36,6 +37,7 @@ type link struct {
 	closed  bool
 	firstUp chan struct{} // closed on the first session or on close
 	pending map[uint64]chan replyResult
+	parts   map[uint64]*pb.Reply // replies whose parts are still coming
 	workers []string
 }
 
@@ -109,7 +111,10 @@ func (k *link) session(ctx context.Context) (established bool, err error) {
 	if err != nil {
 		return false, err
 	}
-	hello := &pb.LinkRequest{Hello: &pb.Hello{LinkerId: k.l.id, Name: cfg.Name, Events: cfg.Events}}
+	hello := &pb.LinkRequest{Hello: &pb.Hello{
+		LinkerId: k.l.id, Name: cfg.Name, Events: cfg.Events,
+		WindowEvents: uint32(min(cfg.WindowEvents, math.MaxUint32)), WindowBytes: uint64(cfg.WindowBytes),
+	}}
 	if err := stream.Send(hello); err != nil {
 		return false, fmt.Errorf("send hello: %w", err)
 	}
@@ -179,7 +184,7 @@ func (k *link) handle(resp *pb.LinkResponse, ack *acker) error {
 			return fmt.Errorf("%w: event without seq", ErrProtocol)
 		}
 		if !ack.received(ev.GetSeq()) {
-			continue
+			continue // a duplicate, or the session is over
 		}
 		if !k.l.cfg.Events {
 			ack.complete(ev.GetSeq()) // not a worker: nothing to do with it
@@ -224,11 +229,11 @@ func (k *link) sendLoop(ctx context.Context, stream linkStream, ack *acker, recv
 					break
 				}
 			}
-			a, _ := ack.take()
-			if err := stream.Send(&pb.LinkRequest{Commands: batch, Ack: a}); err != nil {
+			acks, _ := ack.take()
+			if err := stream.Send(&pb.LinkRequest{Commands: batch, Acks: acks}); err != nil {
 				return err
 			}
-			if a != 0 {
+			if acks != nil {
 				lastAck = time.Now()
 			}
 		}
@@ -242,11 +247,11 @@ func (k *link) goodbye(stream linkStream, ack *acker, recvEnd <-chan struct{}, c
 	defer t.Stop()
 	for {
 		batch := k.queue.take(nil, k.l.cfg.MaxBatchCommands, k.l.cfg.MaxBatchBytes)
-		a, _ := ack.take()
-		if len(batch) == 0 && a == 0 {
+		acks, _ := ack.take()
+		if len(batch) == 0 && acks == nil {
 			break
 		}
-		if err := stream.Send(&pb.LinkRequest{Commands: batch, Ack: a}); err != nil {
+		if err := stream.Send(&pb.LinkRequest{Commands: batch, Acks: acks}); err != nil {
 			return err
 		}
 	}
@@ -276,6 +281,7 @@ func (k *link) setDown(ack *acker) {
 	k.workers = nil
 	pending := k.pending
 	k.pending = make(map[uint64]chan replyResult)
+	k.parts = nil
 	k.mu.Unlock()
 	for _, ch := range pending {
 		ch <- replyResult{err: ErrLinkDown}
@@ -334,13 +340,63 @@ func (k *link) forget(id uint64) {
 	k.mu.Unlock()
 }
 
+// resolve hands a reply to its waiter. The parts of a large reply (More
+// set on all but the last) are joined first.
 func (k *link) resolve(r *pb.Reply) {
+	id := r.GetId()
 	k.mu.Lock()
-	ch, ok := k.pending[r.GetId()]
-	delete(k.pending, r.GetId())
+	if prev := k.parts[id]; prev != nil {
+		joinReply(prev, r)
+		r = prev
+	}
+	if r.GetMore() {
+		if _, waited := k.pending[id]; waited {
+			if k.parts == nil {
+				k.parts = make(map[uint64]*pb.Reply)
+			}
+			k.parts[id] = r
+		}
+		k.mu.Unlock()
+		return
+	}
+	delete(k.parts, id)
+	ch, ok := k.pending[id]
+	delete(k.pending, id)
 	k.mu.Unlock()
 	if ok {
 		ch <- replyResult{reply: r}
+	}
+}
+
+// joinReply appends the part next to the reply dst gathered so far. The
+// gateway splits one group's member list over consecutive parts: entries of
+// the same name are joined.
+func joinReply(dst, next *pb.Reply) {
+	dst.More = next.GetMore()
+	if next.GetError() != "" {
+		dst.Error = next.GetError()
+	}
+	nr := next.GetResult()
+	if nr == nil {
+		return
+	}
+	if dst.Result == nil {
+		dst.Result = &pb.QueryResult{}
+	}
+	res := dst.Result
+	res.Clients = append(res.Clients, nr.GetClients()...)
+	for _, g := range nr.GetGroups() {
+		if n := len(res.Groups); n > 0 && res.Groups[n-1].GetName() == g.GetName() {
+			last := res.Groups[n-1]
+			last.Conns = append(last.Conns, g.GetConns()...)
+			last.Uids = append(last.Uids, g.GetUids()...)
+			continue
+		}
+		res.Groups = append(res.Groups, g)
+	}
+	res.Uids = append(res.Uids, nr.GetUids()...)
+	if !next.GetMore() {
+		res.Count, res.Stats = nr.GetCount(), nr.GetStats()
 	}
 }
 

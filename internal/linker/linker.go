@@ -11,6 +11,7 @@ import (
 	"slices"
 	"sync"
 	"sync/atomic"
+	"time"
 
 	"google.golang.org/protobuf/proto"
 
@@ -34,6 +35,7 @@ type Linker struct {
 	id            string
 	log           *slog.Logger
 	disp          *dispatcher
+	slowHandlers  atomic.Uint64
 	nextID        atomic.Uint64
 	eventsStopped atomic.Bool
 
@@ -64,10 +66,10 @@ func New(cfg Config) (*Linker, error) {
 		ready:  make(chan struct{}),
 		closed: make(chan struct{}),
 	}
-	if cfg.Events {
-		l.disp = newDispatcher(cfg.Concurrency, cfg.Handler)
-	}
 	l.log = l.log.With("linker", l.id)
+	if cfg.Events {
+		l.disp = newDispatcher(cfg.Handler, cfg.SlowHandler, l.slowHandler)
+	}
 	if l.cfg.Source == nil {
 		w, err := discovery.NewWatcher(discovery.WatcherConfig{
 			Registers:   cfg.Registers,
@@ -84,6 +86,21 @@ func New(cfg Config) (*Linker, error) {
 	}
 	return l, nil
 }
+
+// slowHandler counts a handler running past SlowHandler and reports it
+// (OnSlowHandler, or a log line).
+func (l *Linker) slowHandler(node, conn uint64, kind string, running time.Duration) {
+	l.slowHandlers.Add(1)
+	if l.cfg.OnSlowHandler != nil {
+		l.cfg.OnSlowHandler(node, conn, kind, running)
+		return
+	}
+	l.log.Warn("event handler running long", "client", clientid.ID{Node: node, Conn: conn}.String(),
+		"event", kind, "running", running.Round(time.Millisecond), "slow_handler", l.cfg.SlowHandler)
+}
+
+// SlowHandlers returns how many handlers ran past SlowHandler.
+func (l *Linker) SlowHandlers() uint64 { return l.slowHandlers.Load() }
 
 // ID returns the linker id sent in Hello: random, fixed for this Linker.
 func (l *Linker) ID() string { return l.id }

@@ -7,6 +7,7 @@ import (
 	"slices"
 	"strings"
 	"sync"
+	"sync/atomic"
 	"testing"
 	"time"
 
@@ -93,64 +94,96 @@ func TestBatchingByBytes(t *testing.T) {
 	}
 }
 
-// distinctShardConns returns n conns of node that fall into n distinct shards.
-func distinctShardConns(d *dispatcher, node uint64, n int) []uint64 {
-	var conns []uint64
-	seen := map[*shard]bool{}
-	for c := uint64(1); len(conns) < n; c++ {
-		if s := d.shardOf(node, c); !seen[s] {
-			seen[s] = true
-			conns = append(conns, c)
-		}
-	}
-	return conns
-}
-
-func TestCumulativeAckOutOfOrder(t *testing.T) {
+// TestSelectiveAcksAndIsolation: three clients' events, handlers released
+// in the order 3, 1, 2: each event is acked as soon as its own handler
+// returns (selective acks), and a blocked client holds up no other client.
+func TestSelectiveAcksAndIsolation(t *testing.T) {
 	g := linkertest.NewGateway(t, 0x3333)
-	release := map[uint64]chan struct{}{}
+	release := map[uint64]chan struct{}{1: make(chan struct{}), 2: make(chan struct{}), 3: make(chan struct{})}
 	handled := make(chan uint64, 3)
-	var mu sync.Mutex
 	l := startLinker(t, Config{Source: linkertest.NewSource(g).Run, Events: true, AckDelay: time.Millisecond,
 		Handler: func(ctx context.Context, ev Event) {
-			mu.Lock()
-			ch := release[ev.Ev.GetConn()]
-			mu.Unlock()
-			<-ch
+			<-release[ev.Ev.GetConn()]
 			handled <- ev.Ev.GetSeq()
 		}})
-	conns := distinctShardConns(l.disp, g.Info.NodeId, 3)
-	for _, c := range conns {
-		release[c] = make(chan struct{})
-	}
 	linkertest.WaitFor(t, "link", testWait, func() bool { return l.Linked(g.Info.NodeId) })
 	var evs []*pb.Event
-	for i, c := range conns {
-		evs = append(evs, &pb.Event{Seq: uint64(i + 1), Conn: c, Kind: &pb.Event_Message{Message: &pb.Message{Data: []byte("x")}}})
+	for c := uint64(1); c <= 3; c++ {
+		evs = append(evs, &pb.Event{Seq: c, Conn: c, Kind: &pb.Event_Message{Message: &pb.Message{Data: []byte("x")}}})
 	}
 	g.Push(&pb.LinkResponse{Events: evs})
 
-	close(release[conns[2]]) // seq 3 first: no ack may cover it yet
+	acked := func() []uint64 { _, _, _, a := g.Snapshot(); return a }
+	close(release[3]) // seq 3 first: acked alone, 1 and 2 still in hand
 	if s := <-handled; s != 3 {
 		t.Fatalf("handled %d, want 3", s)
 	}
-	close(release[conns[0]]) // seq 1: ack 1
-	<-handled
-	linkertest.WaitFor(t, "ack 1", testWait, func() bool { _, _, _, a := g.Snapshot(); return len(a) > 0 })
-	close(release[conns[1]]) // seq 2: ack 3
-	<-handled
-	linkertest.WaitFor(t, "ack 3", testWait, func() bool { _, _, _, a := g.Snapshot(); return len(a) > 0 && a[len(a)-1] == 3 })
-	_, _, _, acks := g.Snapshot()
-	if !slices.Equal(acks, []uint64{1, 3}) {
-		t.Fatalf("acks %v, want [1 3]", acks)
+	linkertest.WaitFor(t, "ack of 3", testWait, func() bool { return len(acked()) > 0 })
+	if a := acked(); !slices.Equal(a, []uint64{3}) {
+		t.Fatalf("acks %v, want [3]", a)
 	}
+	close(release[1])
+	<-handled
+	linkertest.WaitFor(t, "ack of 1", testWait, func() bool { return len(acked()) == 2 })
+	close(release[2])
+	<-handled
+	linkertest.WaitFor(t, "every ack", testWait, func() bool { return g.AckedAll(3) })
+	if a := acked(); !slices.Equal(a, []uint64{3, 1, 2}) {
+		t.Fatalf("acks %v, want [3 1 2]", a)
+	}
+}
+
+// TestStuckHandlerHoldsOnlyItsClient: one client's handler blocks; 50
+// other clients' 1,000 events are all handled and acked meanwhile, and the
+// watchdog reports the stuck one once.
+func TestStuckHandlerHoldsOnlyItsClient(t *testing.T) {
+	g := linkertest.NewGateway(t, 0x3334)
+	unblock := make(chan struct{})
+	var slow atomic.Int32
+	l := startLinker(t, Config{Source: linkertest.NewSource(g).Run, Events: true,
+		SlowHandler: 50 * time.Millisecond,
+		OnSlowHandler: func(node, conn uint64, kind string, running time.Duration) {
+			if node != 0x3334 || conn != 1 || kind != "message" || running < 50*time.Millisecond {
+				t.Errorf("slow handler report %x/%d %s %v", node, conn, kind, running)
+			}
+			slow.Add(1)
+		},
+		Handler: func(ctx context.Context, ev Event) {
+			if ev.Ev.GetConn() == 1 {
+				select {
+				case <-unblock:
+				case <-ctx.Done():
+				}
+			}
+		}})
+	linkertest.WaitFor(t, "link", testWait, func() bool { return l.Linked(g.Info.NodeId) })
+	const n = 1000
+	evs := []*pb.Event{{Seq: 1, Conn: 1, Kind: &pb.Event_Message{Message: &pb.Message{}}}}
+	for i := range n {
+		evs = append(evs, &pb.Event{Seq: uint64(i + 2), Conn: uint64(i%50 + 2), Kind: &pb.Event_Message{Message: &pb.Message{}}})
+	}
+	g.Push(&pb.LinkResponse{Events: evs})
+	linkertest.WaitFor(t, "the others acked", testWait, func() bool {
+		_, _, _, a := g.Snapshot()
+		return len(a) == n
+	})
+	if slices.Contains(func() []uint64 { _, _, _, a := g.Snapshot(); return a }(), 1) {
+		t.Fatal("the stuck event was acked")
+	}
+	linkertest.WaitFor(t, "watchdog", testWait, func() bool { return slow.Load() == 1 })
+	time.Sleep(150 * time.Millisecond)
+	if slow.Load() != 1 || l.SlowHandlers() != 1 {
+		t.Fatalf("slow handler reported %d times (counted %d), want once", slow.Load(), l.SlowHandlers())
+	}
+	close(unblock)
+	linkertest.WaitFor(t, "the stuck one acked", testWait, func() bool { return g.AckedAll(n + 1) })
 }
 
 func TestEventsInOrderPerClient(t *testing.T) {
 	g := linkertest.NewGateway(t, 0x4444)
 	var mu sync.Mutex
 	got := map[uint64][]uint64{}
-	l := startLinker(t, Config{Source: linkertest.NewSource(g).Run, Events: true, Concurrency: 4,
+	l := startLinker(t, Config{Source: linkertest.NewSource(g).Run, Events: true,
 		Handler: func(ctx context.Context, ev Event) {
 			mu.Lock()
 			got[ev.Ev.GetConn()] = append(got[ev.Ev.GetConn()], ev.Ev.GetSeq())
@@ -166,10 +199,7 @@ func TestEventsInOrderPerClient(t *testing.T) {
 			evs = nil
 		}
 	}
-	linkertest.WaitFor(t, "ack of every event", testWait, func() bool {
-		_, _, _, a := g.Snapshot()
-		return len(a) > 0 && a[len(a)-1] == n
-	})
+	linkertest.WaitFor(t, "ack of every event", testWait, func() bool { return g.AckedAll(n) })
 	mu.Lock()
 	defer mu.Unlock()
 	total := 0
@@ -393,4 +423,39 @@ func startLinker(t *testing.T, cfg Config) *Linker {
 		}
 	})
 	return l
+}
+
+// TestReplyInParts: the parts of a large reply (More set) are joined,
+// entries of one group split over parts included, before the waiter gets
+// the reply.
+func TestReplyInParts(t *testing.T) {
+	l, err := New(Config{Source: func(ctx context.Context, _ func([]*pb.GatewayInfo)) error { <-ctx.Done(); return nil }})
+	if err != nil {
+		t.Fatal(err)
+	}
+	k := newLink(l, &pb.GatewayInfo{NodeId: 9})
+	k.setUp()
+	ch, err := k.expect(context.Background(), 5)
+	if err != nil {
+		t.Fatal(err)
+	}
+	parts := []*pb.Reply{
+		{Id: 5, More: true, Result: &pb.QueryResult{Clients: []*pb.ClientInfo{{Conn: 1}}, Groups: []*pb.GroupInfo{{Name: "a", Conns: []uint64{1, 2}}}}},
+		{Id: 5, More: true, Result: &pb.QueryResult{Groups: []*pb.GroupInfo{{Name: "a", Conns: []uint64{3}}, {Name: "b", Conns: []uint64{4}}}}},
+		{Id: 5, Result: &pb.QueryResult{Clients: []*pb.ClientInfo{{Conn: 2}}, Count: 2}},
+	}
+	for i, p := range parts {
+		if err := k.handle(&pb.LinkResponse{Replies: []*pb.Reply{p}}, &acker{}); err != nil {
+			t.Fatal(err)
+		}
+		if i < len(parts)-1 && len(ch) != 0 {
+			t.Fatalf("waiter answered after part %d", i)
+		}
+	}
+	r := (<-ch).reply
+	res := r.GetResult()
+	if r.GetMore() || len(res.GetClients()) != 2 || res.GetCount() != 2 || len(res.GetGroups()) != 2 ||
+		!slices.Equal(res.GetGroups()[0].GetConns(), []uint64{1, 2, 3}) {
+		t.Fatalf("joined reply %v", r)
+	}
 }

@@ -59,6 +59,7 @@ const (
 	ClosePolicyViolation  = 1008
 	CloseTooBig           = 1009
 	CloseInternalError    = 1011
+	CloseTryAgainLater    = 1013
 	CloseSlowConsumer     = 4000
 	CloseHeartbeatTimeout = 4001
 	CloseRateLimited      = 4002

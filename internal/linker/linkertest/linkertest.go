@@ -28,7 +28,7 @@ type Gateway struct {
 	Hellos  []*pb.Hello
 	Batches []*pb.LinkRequest
 	Cmds    []*pb.Command
-	Acks    []uint64
+	Acks    []uint64                    // every seq acked, in the order the acks came
 	Stall   bool                        // do not reply
 	Answer  func(*pb.Command) *pb.Reply // reply builder (default: empty reply)
 	Workers []string                    // sent with Welcome
@@ -102,6 +102,14 @@ func (s *fakeService) Link(stream grpc.BidiStreamingServer[pb.LinkRequest, pb.Li
 			if req.GetAck() != 0 {
 				g.Acks = append(g.Acks, req.GetAck())
 			}
+			for _, r := range req.GetAcks() {
+				for s := r.GetFirst(); s <= r.GetLast() && r.GetLast()-r.GetFirst() < 1<<20; s++ {
+					g.Acks = append(g.Acks, s)
+					if s == r.GetLast() {
+						break
+					}
+				}
+			}
 			stall, answer := g.Stall, g.Answer
 			g.Mu.Unlock()
 			for _, c := range req.GetCommands() {
@@ -152,6 +160,22 @@ func (g *Gateway) Break() {
 	g.current = nil
 	g.Mu.Unlock()
 	close(fs.brk)
+}
+
+// AckedAll reports whether every seq from 1 to n was acked.
+func (g *Gateway) AckedAll(n uint64) bool {
+	g.Mu.Lock()
+	defer g.Mu.Unlock()
+	seen := make(map[uint64]bool, len(g.Acks))
+	for _, s := range g.Acks {
+		seen[s] = true
+	}
+	for s := uint64(1); s <= n; s++ {
+		if !seen[s] {
+			return false
+		}
+	}
+	return true
 }
 
 // Snapshot returns copies of what the gateway recorded.

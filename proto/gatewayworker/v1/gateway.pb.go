@@ -77,7 +77,7 @@ func (x Send_Target) Number() protoreflect.EnumNumber {
 
 // Deprecated: Use Send_Target.Descriptor instead.
 func (Send_Target) EnumDescriptor() ([]byte, []int) {
-	return file_gatewayworker_v1_gateway_proto_rawDescGZIP(), []int{3, 0}
+	return file_gatewayworker_v1_gateway_proto_rawDescGZIP(), []int{4, 0}
 }
 
 type Query_Kind int32
@@ -137,7 +137,7 @@ func (x Query_Kind) Number() protoreflect.EnumNumber {
 
 // Deprecated: Use Query_Kind.Descriptor instead.
 func (Query_Kind) EnumDescriptor() ([]byte, []int) {
-	return file_gatewayworker_v1_gateway_proto_rawDescGZIP(), []int{9, 0}
+	return file_gatewayworker_v1_gateway_proto_rawDescGZIP(), []int{10, 0}
 }
 
 type LinkRequest struct {
@@ -148,7 +148,11 @@ type LinkRequest struct {
 	Commands []*Command `protobuf:"bytes,2,rep,name=commands,proto3" json:"commands,omitempty"`
 	// Cumulative ack: every event of this link with seq <= ack was handled.
 	// 0 means no ack in this message.
-	Ack           uint64 `protobuf:"varint,3,opt,name=ack,proto3" json:"ack,omitempty"`
+	Ack uint64 `protobuf:"varint,3,opt,name=ack,proto3" json:"ack,omitempty"`
+	// Selective acks: the events with first <= seq <= last were handled. An
+	// ack of a seq the gateway has not sent is a protocol error that ends the
+	// link; acking an event twice is harmless.
+	Acks          []*AckRange `protobuf:"bytes,4,rep,name=acks,proto3" json:"acks,omitempty"`
 	unknownFields protoimpl.UnknownFields
 	sizeCache     protoimpl.SizeCache
 }
@@ -204,6 +208,66 @@ func (x *LinkRequest) GetAck() uint64 {
 	return 0
 }
 
+func (x *LinkRequest) GetAcks() []*AckRange {
+	if x != nil {
+		return x.Acks
+	}
+	return nil
+}
+
+// AckRange is an inclusive range of event seqs.
+type AckRange struct {
+	state         protoimpl.MessageState `protogen:"open.v1"`
+	First         uint64                 `protobuf:"varint,1,opt,name=first,proto3" json:"first,omitempty"`
+	Last          uint64                 `protobuf:"varint,2,opt,name=last,proto3" json:"last,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *AckRange) Reset() {
+	*x = AckRange{}
+	mi := &file_gatewayworker_v1_gateway_proto_msgTypes[1]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *AckRange) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*AckRange) ProtoMessage() {}
+
+func (x *AckRange) ProtoReflect() protoreflect.Message {
+	mi := &file_gatewayworker_v1_gateway_proto_msgTypes[1]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use AckRange.ProtoReflect.Descriptor instead.
+func (*AckRange) Descriptor() ([]byte, []int) {
+	return file_gatewayworker_v1_gateway_proto_rawDescGZIP(), []int{1}
+}
+
+func (x *AckRange) GetFirst() uint64 {
+	if x != nil {
+		return x.First
+	}
+	return 0
+}
+
+func (x *AckRange) GetLast() uint64 {
+	if x != nil {
+		return x.Last
+	}
+	return 0
+}
+
 type Hello struct {
 	state protoimpl.MessageState `protogen:"open.v1"`
 	// Unique per linker process start (random), stable across its links.
@@ -212,14 +276,19 @@ type Hello struct {
 	Name string `protobuf:"bytes,2,opt,name=name,proto3" json:"name,omitempty"`
 	// True for a worker: the gateway routes client events to it. False for a
 	// push client, which only sends commands.
-	Events        bool `protobuf:"varint,3,opt,name=events,proto3" json:"events,omitempty"`
+	Events bool `protobuf:"varint,3,opt,name=events,proto3" json:"events,omitempty"`
+	// The most events, and event bytes, the linker wants in hand at once on
+	// this link (its window). 0: the gateway's own limit. The gateway uses the
+	// smaller of its limit and this one.
+	WindowEvents  uint32 `protobuf:"varint,4,opt,name=window_events,json=windowEvents,proto3" json:"window_events,omitempty"`
+	WindowBytes   uint64 `protobuf:"varint,5,opt,name=window_bytes,json=windowBytes,proto3" json:"window_bytes,omitempty"`
 	unknownFields protoimpl.UnknownFields
 	sizeCache     protoimpl.SizeCache
 }
 
 func (x *Hello) Reset() {
 	*x = Hello{}
-	mi := &file_gatewayworker_v1_gateway_proto_msgTypes[1]
+	mi := &file_gatewayworker_v1_gateway_proto_msgTypes[2]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -231,7 +300,7 @@ func (x *Hello) String() string {
 func (*Hello) ProtoMessage() {}
 
 func (x *Hello) ProtoReflect() protoreflect.Message {
-	mi := &file_gatewayworker_v1_gateway_proto_msgTypes[1]
+	mi := &file_gatewayworker_v1_gateway_proto_msgTypes[2]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -244,7 +313,7 @@ func (x *Hello) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use Hello.ProtoReflect.Descriptor instead.
 func (*Hello) Descriptor() ([]byte, []int) {
-	return file_gatewayworker_v1_gateway_proto_rawDescGZIP(), []int{1}
+	return file_gatewayworker_v1_gateway_proto_rawDescGZIP(), []int{2}
 }
 
 func (x *Hello) GetLinkerId() string {
@@ -266,6 +335,20 @@ func (x *Hello) GetEvents() bool {
 		return x.Events
 	}
 	return false
+}
+
+func (x *Hello) GetWindowEvents() uint32 {
+	if x != nil {
+		return x.WindowEvents
+	}
+	return 0
+}
+
+func (x *Hello) GetWindowBytes() uint64 {
+	if x != nil {
+		return x.WindowBytes
+	}
+	return 0
 }
 
 // Command is one operation on the gateway's clients or indexes. Client ids
@@ -294,7 +377,7 @@ type Command struct {
 
 func (x *Command) Reset() {
 	*x = Command{}
-	mi := &file_gatewayworker_v1_gateway_proto_msgTypes[2]
+	mi := &file_gatewayworker_v1_gateway_proto_msgTypes[3]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -306,7 +389,7 @@ func (x *Command) String() string {
 func (*Command) ProtoMessage() {}
 
 func (x *Command) ProtoReflect() protoreflect.Message {
-	mi := &file_gatewayworker_v1_gateway_proto_msgTypes[2]
+	mi := &file_gatewayworker_v1_gateway_proto_msgTypes[3]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -319,7 +402,7 @@ func (x *Command) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use Command.ProtoReflect.Descriptor instead.
 func (*Command) Descriptor() ([]byte, []int) {
-	return file_gatewayworker_v1_gateway_proto_rawDescGZIP(), []int{2}
+	return file_gatewayworker_v1_gateway_proto_rawDescGZIP(), []int{3}
 }
 
 func (x *Command) GetId() uint64 {
@@ -493,7 +576,7 @@ type Send struct {
 
 func (x *Send) Reset() {
 	*x = Send{}
-	mi := &file_gatewayworker_v1_gateway_proto_msgTypes[3]
+	mi := &file_gatewayworker_v1_gateway_proto_msgTypes[4]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -505,7 +588,7 @@ func (x *Send) String() string {
 func (*Send) ProtoMessage() {}
 
 func (x *Send) ProtoReflect() protoreflect.Message {
-	mi := &file_gatewayworker_v1_gateway_proto_msgTypes[3]
+	mi := &file_gatewayworker_v1_gateway_proto_msgTypes[4]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -518,7 +601,7 @@ func (x *Send) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use Send.ProtoReflect.Descriptor instead.
 func (*Send) Descriptor() ([]byte, []int) {
-	return file_gatewayworker_v1_gateway_proto_rawDescGZIP(), []int{3}
+	return file_gatewayworker_v1_gateway_proto_rawDescGZIP(), []int{4}
 }
 
 func (x *Send) GetTarget() Send_Target {
@@ -580,7 +663,7 @@ type Groups struct {
 
 func (x *Groups) Reset() {
 	*x = Groups{}
-	mi := &file_gatewayworker_v1_gateway_proto_msgTypes[4]
+	mi := &file_gatewayworker_v1_gateway_proto_msgTypes[5]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -592,7 +675,7 @@ func (x *Groups) String() string {
 func (*Groups) ProtoMessage() {}
 
 func (x *Groups) ProtoReflect() protoreflect.Message {
-	mi := &file_gatewayworker_v1_gateway_proto_msgTypes[4]
+	mi := &file_gatewayworker_v1_gateway_proto_msgTypes[5]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -605,7 +688,7 @@ func (x *Groups) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use Groups.ProtoReflect.Descriptor instead.
 func (*Groups) Descriptor() ([]byte, []int) {
-	return file_gatewayworker_v1_gateway_proto_rawDescGZIP(), []int{4}
+	return file_gatewayworker_v1_gateway_proto_rawDescGZIP(), []int{5}
 }
 
 func (x *Groups) GetConn() uint64 {
@@ -631,7 +714,7 @@ type Ungroup struct {
 
 func (x *Ungroup) Reset() {
 	*x = Ungroup{}
-	mi := &file_gatewayworker_v1_gateway_proto_msgTypes[5]
+	mi := &file_gatewayworker_v1_gateway_proto_msgTypes[6]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -643,7 +726,7 @@ func (x *Ungroup) String() string {
 func (*Ungroup) ProtoMessage() {}
 
 func (x *Ungroup) ProtoReflect() protoreflect.Message {
-	mi := &file_gatewayworker_v1_gateway_proto_msgTypes[5]
+	mi := &file_gatewayworker_v1_gateway_proto_msgTypes[6]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -656,7 +739,7 @@ func (x *Ungroup) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use Ungroup.ProtoReflect.Descriptor instead.
 func (*Ungroup) Descriptor() ([]byte, []int) {
-	return file_gatewayworker_v1_gateway_proto_rawDescGZIP(), []int{5}
+	return file_gatewayworker_v1_gateway_proto_rawDescGZIP(), []int{6}
 }
 
 func (x *Ungroup) GetGroups() []string {
@@ -676,7 +759,7 @@ type Uid struct {
 
 func (x *Uid) Reset() {
 	*x = Uid{}
-	mi := &file_gatewayworker_v1_gateway_proto_msgTypes[6]
+	mi := &file_gatewayworker_v1_gateway_proto_msgTypes[7]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -688,7 +771,7 @@ func (x *Uid) String() string {
 func (*Uid) ProtoMessage() {}
 
 func (x *Uid) ProtoReflect() protoreflect.Message {
-	mi := &file_gatewayworker_v1_gateway_proto_msgTypes[6]
+	mi := &file_gatewayworker_v1_gateway_proto_msgTypes[7]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -701,7 +784,7 @@ func (x *Uid) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use Uid.ProtoReflect.Descriptor instead.
 func (*Uid) Descriptor() ([]byte, []int) {
-	return file_gatewayworker_v1_gateway_proto_rawDescGZIP(), []int{6}
+	return file_gatewayworker_v1_gateway_proto_rawDescGZIP(), []int{7}
 }
 
 func (x *Uid) GetConn() uint64 {
@@ -732,7 +815,7 @@ type SetSession struct {
 
 func (x *SetSession) Reset() {
 	*x = SetSession{}
-	mi := &file_gatewayworker_v1_gateway_proto_msgTypes[7]
+	mi := &file_gatewayworker_v1_gateway_proto_msgTypes[8]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -744,7 +827,7 @@ func (x *SetSession) String() string {
 func (*SetSession) ProtoMessage() {}
 
 func (x *SetSession) ProtoReflect() protoreflect.Message {
-	mi := &file_gatewayworker_v1_gateway_proto_msgTypes[7]
+	mi := &file_gatewayworker_v1_gateway_proto_msgTypes[8]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -757,7 +840,7 @@ func (x *SetSession) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use SetSession.ProtoReflect.Descriptor instead.
 func (*SetSession) Descriptor() ([]byte, []int) {
-	return file_gatewayworker_v1_gateway_proto_rawDescGZIP(), []int{7}
+	return file_gatewayworker_v1_gateway_proto_rawDescGZIP(), []int{8}
 }
 
 func (x *SetSession) GetConn() uint64 {
@@ -807,7 +890,7 @@ type CloseClient struct {
 
 func (x *CloseClient) Reset() {
 	*x = CloseClient{}
-	mi := &file_gatewayworker_v1_gateway_proto_msgTypes[8]
+	mi := &file_gatewayworker_v1_gateway_proto_msgTypes[9]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -819,7 +902,7 @@ func (x *CloseClient) String() string {
 func (*CloseClient) ProtoMessage() {}
 
 func (x *CloseClient) ProtoReflect() protoreflect.Message {
-	mi := &file_gatewayworker_v1_gateway_proto_msgTypes[8]
+	mi := &file_gatewayworker_v1_gateway_proto_msgTypes[9]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -832,7 +915,7 @@ func (x *CloseClient) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use CloseClient.ProtoReflect.Descriptor instead.
 func (*CloseClient) Descriptor() ([]byte, []int) {
-	return file_gatewayworker_v1_gateway_proto_rawDescGZIP(), []int{8}
+	return file_gatewayworker_v1_gateway_proto_rawDescGZIP(), []int{9}
 }
 
 func (x *CloseClient) GetConn() uint64 {
@@ -905,7 +988,7 @@ type Query struct {
 
 func (x *Query) Reset() {
 	*x = Query{}
-	mi := &file_gatewayworker_v1_gateway_proto_msgTypes[9]
+	mi := &file_gatewayworker_v1_gateway_proto_msgTypes[10]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -917,7 +1000,7 @@ func (x *Query) String() string {
 func (*Query) ProtoMessage() {}
 
 func (x *Query) ProtoReflect() protoreflect.Message {
-	mi := &file_gatewayworker_v1_gateway_proto_msgTypes[9]
+	mi := &file_gatewayworker_v1_gateway_proto_msgTypes[10]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -930,7 +1013,7 @@ func (x *Query) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use Query.ProtoReflect.Descriptor instead.
 func (*Query) Descriptor() ([]byte, []int) {
-	return file_gatewayworker_v1_gateway_proto_rawDescGZIP(), []int{9}
+	return file_gatewayworker_v1_gateway_proto_rawDescGZIP(), []int{10}
 }
 
 func (x *Query) GetKind() Query_Kind {
@@ -1000,7 +1083,7 @@ type LinkResponse struct {
 
 func (x *LinkResponse) Reset() {
 	*x = LinkResponse{}
-	mi := &file_gatewayworker_v1_gateway_proto_msgTypes[10]
+	mi := &file_gatewayworker_v1_gateway_proto_msgTypes[11]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1012,7 +1095,7 @@ func (x *LinkResponse) String() string {
 func (*LinkResponse) ProtoMessage() {}
 
 func (x *LinkResponse) ProtoReflect() protoreflect.Message {
-	mi := &file_gatewayworker_v1_gateway_proto_msgTypes[10]
+	mi := &file_gatewayworker_v1_gateway_proto_msgTypes[11]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1025,7 +1108,7 @@ func (x *LinkResponse) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use LinkResponse.ProtoReflect.Descriptor instead.
 func (*LinkResponse) Descriptor() ([]byte, []int) {
-	return file_gatewayworker_v1_gateway_proto_rawDescGZIP(), []int{10}
+	return file_gatewayworker_v1_gateway_proto_rawDescGZIP(), []int{11}
 }
 
 func (x *LinkResponse) GetWelcome() *Welcome {
@@ -1064,15 +1147,18 @@ func (x *LinkResponse) GetWorkersChanged() bool {
 }
 
 type Welcome struct {
-	state         protoimpl.MessageState `protogen:"open.v1"`
-	Gateway       *GatewayInfo           `protobuf:"bytes,1,opt,name=gateway,proto3" json:"gateway,omitempty"`
+	state   protoimpl.MessageState `protogen:"open.v1"`
+	Gateway *GatewayInfo           `protobuf:"bytes,1,opt,name=gateway,proto3" json:"gateway,omitempty"`
+	// The window the gateway applies to this link (events, bytes).
+	WindowEvents  uint32 `protobuf:"varint,2,opt,name=window_events,json=windowEvents,proto3" json:"window_events,omitempty"`
+	WindowBytes   uint64 `protobuf:"varint,3,opt,name=window_bytes,json=windowBytes,proto3" json:"window_bytes,omitempty"`
 	unknownFields protoimpl.UnknownFields
 	sizeCache     protoimpl.SizeCache
 }
 
 func (x *Welcome) Reset() {
 	*x = Welcome{}
-	mi := &file_gatewayworker_v1_gateway_proto_msgTypes[11]
+	mi := &file_gatewayworker_v1_gateway_proto_msgTypes[12]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1084,7 +1170,7 @@ func (x *Welcome) String() string {
 func (*Welcome) ProtoMessage() {}
 
 func (x *Welcome) ProtoReflect() protoreflect.Message {
-	mi := &file_gatewayworker_v1_gateway_proto_msgTypes[11]
+	mi := &file_gatewayworker_v1_gateway_proto_msgTypes[12]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1097,7 +1183,7 @@ func (x *Welcome) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use Welcome.ProtoReflect.Descriptor instead.
 func (*Welcome) Descriptor() ([]byte, []int) {
-	return file_gatewayworker_v1_gateway_proto_rawDescGZIP(), []int{11}
+	return file_gatewayworker_v1_gateway_proto_rawDescGZIP(), []int{12}
 }
 
 func (x *Welcome) GetGateway() *GatewayInfo {
@@ -1105,6 +1191,20 @@ func (x *Welcome) GetGateway() *GatewayInfo {
 		return x.Gateway
 	}
 	return nil
+}
+
+func (x *Welcome) GetWindowEvents() uint32 {
+	if x != nil {
+		return x.WindowEvents
+	}
+	return 0
+}
+
+func (x *Welcome) GetWindowBytes() uint64 {
+	if x != nil {
+		return x.WindowBytes
+	}
+	return 0
 }
 
 // Event is something that happened to one client of the gateway.
@@ -1133,7 +1233,7 @@ type Event struct {
 
 func (x *Event) Reset() {
 	*x = Event{}
-	mi := &file_gatewayworker_v1_gateway_proto_msgTypes[12]
+	mi := &file_gatewayworker_v1_gateway_proto_msgTypes[13]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1145,7 +1245,7 @@ func (x *Event) String() string {
 func (*Event) ProtoMessage() {}
 
 func (x *Event) ProtoReflect() protoreflect.Message {
-	mi := &file_gatewayworker_v1_gateway_proto_msgTypes[12]
+	mi := &file_gatewayworker_v1_gateway_proto_msgTypes[13]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1158,7 +1258,7 @@ func (x *Event) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use Event.ProtoReflect.Descriptor instead.
 func (*Event) Descriptor() ([]byte, []int) {
-	return file_gatewayworker_v1_gateway_proto_rawDescGZIP(), []int{12}
+	return file_gatewayworker_v1_gateway_proto_rawDescGZIP(), []int{13}
 }
 
 func (x *Event) GetSeq() uint64 {
@@ -1273,7 +1373,7 @@ type Connect struct {
 
 func (x *Connect) Reset() {
 	*x = Connect{}
-	mi := &file_gatewayworker_v1_gateway_proto_msgTypes[13]
+	mi := &file_gatewayworker_v1_gateway_proto_msgTypes[14]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1285,7 +1385,7 @@ func (x *Connect) String() string {
 func (*Connect) ProtoMessage() {}
 
 func (x *Connect) ProtoReflect() protoreflect.Message {
-	mi := &file_gatewayworker_v1_gateway_proto_msgTypes[13]
+	mi := &file_gatewayworker_v1_gateway_proto_msgTypes[14]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1298,7 +1398,7 @@ func (x *Connect) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use Connect.ProtoReflect.Descriptor instead.
 func (*Connect) Descriptor() ([]byte, []int) {
-	return file_gatewayworker_v1_gateway_proto_rawDescGZIP(), []int{13}
+	return file_gatewayworker_v1_gateway_proto_rawDescGZIP(), []int{14}
 }
 
 func (x *Connect) GetRemoteAddr() string {
@@ -1339,7 +1439,7 @@ type Header struct {
 
 func (x *Header) Reset() {
 	*x = Header{}
-	mi := &file_gatewayworker_v1_gateway_proto_msgTypes[14]
+	mi := &file_gatewayworker_v1_gateway_proto_msgTypes[15]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1351,7 +1451,7 @@ func (x *Header) String() string {
 func (*Header) ProtoMessage() {}
 
 func (x *Header) ProtoReflect() protoreflect.Message {
-	mi := &file_gatewayworker_v1_gateway_proto_msgTypes[14]
+	mi := &file_gatewayworker_v1_gateway_proto_msgTypes[15]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1364,7 +1464,7 @@ func (x *Header) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use Header.ProtoReflect.Descriptor instead.
 func (*Header) Descriptor() ([]byte, []int) {
-	return file_gatewayworker_v1_gateway_proto_rawDescGZIP(), []int{14}
+	return file_gatewayworker_v1_gateway_proto_rawDescGZIP(), []int{15}
 }
 
 func (x *Header) GetName() string {
@@ -1392,7 +1492,7 @@ type Message struct {
 
 func (x *Message) Reset() {
 	*x = Message{}
-	mi := &file_gatewayworker_v1_gateway_proto_msgTypes[15]
+	mi := &file_gatewayworker_v1_gateway_proto_msgTypes[16]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1404,7 +1504,7 @@ func (x *Message) String() string {
 func (*Message) ProtoMessage() {}
 
 func (x *Message) ProtoReflect() protoreflect.Message {
-	mi := &file_gatewayworker_v1_gateway_proto_msgTypes[15]
+	mi := &file_gatewayworker_v1_gateway_proto_msgTypes[16]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1417,7 +1517,7 @@ func (x *Message) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use Message.ProtoReflect.Descriptor instead.
 func (*Message) Descriptor() ([]byte, []int) {
-	return file_gatewayworker_v1_gateway_proto_rawDescGZIP(), []int{15}
+	return file_gatewayworker_v1_gateway_proto_rawDescGZIP(), []int{16}
 }
 
 func (x *Message) GetData() []byte {
@@ -1446,7 +1546,7 @@ type Close struct {
 
 func (x *Close) Reset() {
 	*x = Close{}
-	mi := &file_gatewayworker_v1_gateway_proto_msgTypes[16]
+	mi := &file_gatewayworker_v1_gateway_proto_msgTypes[17]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1458,7 +1558,7 @@ func (x *Close) String() string {
 func (*Close) ProtoMessage() {}
 
 func (x *Close) ProtoReflect() protoreflect.Message {
-	mi := &file_gatewayworker_v1_gateway_proto_msgTypes[16]
+	mi := &file_gatewayworker_v1_gateway_proto_msgTypes[17]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1471,7 +1571,7 @@ func (x *Close) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use Close.ProtoReflect.Descriptor instead.
 func (*Close) Descriptor() ([]byte, []int) {
-	return file_gatewayworker_v1_gateway_proto_rawDescGZIP(), []int{16}
+	return file_gatewayworker_v1_gateway_proto_rawDescGZIP(), []int{17}
 }
 
 func (x *Close) GetCode() uint32 {
@@ -1492,15 +1592,19 @@ type Reply struct {
 	state protoimpl.MessageState `protogen:"open.v1"`
 	Id    uint64                 `protobuf:"varint,1,opt,name=id,proto3" json:"id,omitempty"`
 	// Non-empty when the command failed (e.g. unknown client).
-	Error         string       `protobuf:"bytes,2,opt,name=error,proto3" json:"error,omitempty"`
-	Result        *QueryResult `protobuf:"bytes,3,opt,name=result,proto3" json:"result,omitempty"`
+	Error  string       `protobuf:"bytes,2,opt,name=error,proto3" json:"error,omitempty"`
+	Result *QueryResult `protobuf:"bytes,3,opt,name=result,proto3" json:"result,omitempty"`
+	// A large result comes in parts, each a Reply with the same id: every part
+	// but the last has more set. The linker concatenates their clients,
+	// groups and uids; count and stats are in the last part.
+	More          bool `protobuf:"varint,4,opt,name=more,proto3" json:"more,omitempty"`
 	unknownFields protoimpl.UnknownFields
 	sizeCache     protoimpl.SizeCache
 }
 
 func (x *Reply) Reset() {
 	*x = Reply{}
-	mi := &file_gatewayworker_v1_gateway_proto_msgTypes[17]
+	mi := &file_gatewayworker_v1_gateway_proto_msgTypes[18]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1512,7 +1616,7 @@ func (x *Reply) String() string {
 func (*Reply) ProtoMessage() {}
 
 func (x *Reply) ProtoReflect() protoreflect.Message {
-	mi := &file_gatewayworker_v1_gateway_proto_msgTypes[17]
+	mi := &file_gatewayworker_v1_gateway_proto_msgTypes[18]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1525,7 +1629,7 @@ func (x *Reply) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use Reply.ProtoReflect.Descriptor instead.
 func (*Reply) Descriptor() ([]byte, []int) {
-	return file_gatewayworker_v1_gateway_proto_rawDescGZIP(), []int{17}
+	return file_gatewayworker_v1_gateway_proto_rawDescGZIP(), []int{18}
 }
 
 func (x *Reply) GetId() uint64 {
@@ -1549,6 +1653,13 @@ func (x *Reply) GetResult() *QueryResult {
 	return nil
 }
 
+func (x *Reply) GetMore() bool {
+	if x != nil {
+		return x.More
+	}
+	return false
+}
+
 type QueryResult struct {
 	state   protoimpl.MessageState `protogen:"open.v1"`
 	Clients []*ClientInfo          `protobuf:"bytes,1,rep,name=clients,proto3" json:"clients,omitempty"`
@@ -1563,7 +1674,7 @@ type QueryResult struct {
 
 func (x *QueryResult) Reset() {
 	*x = QueryResult{}
-	mi := &file_gatewayworker_v1_gateway_proto_msgTypes[18]
+	mi := &file_gatewayworker_v1_gateway_proto_msgTypes[19]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1575,7 +1686,7 @@ func (x *QueryResult) String() string {
 func (*QueryResult) ProtoMessage() {}
 
 func (x *QueryResult) ProtoReflect() protoreflect.Message {
-	mi := &file_gatewayworker_v1_gateway_proto_msgTypes[18]
+	mi := &file_gatewayworker_v1_gateway_proto_msgTypes[19]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1588,7 +1699,7 @@ func (x *QueryResult) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use QueryResult.ProtoReflect.Descriptor instead.
 func (*QueryResult) Descriptor() ([]byte, []int) {
-	return file_gatewayworker_v1_gateway_proto_rawDescGZIP(), []int{18}
+	return file_gatewayworker_v1_gateway_proto_rawDescGZIP(), []int{19}
 }
 
 func (x *QueryResult) GetClients() []*ClientInfo {
@@ -1639,7 +1750,7 @@ type ClientInfo struct {
 
 func (x *ClientInfo) Reset() {
 	*x = ClientInfo{}
-	mi := &file_gatewayworker_v1_gateway_proto_msgTypes[19]
+	mi := &file_gatewayworker_v1_gateway_proto_msgTypes[20]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1651,7 +1762,7 @@ func (x *ClientInfo) String() string {
 func (*ClientInfo) ProtoMessage() {}
 
 func (x *ClientInfo) ProtoReflect() protoreflect.Message {
-	mi := &file_gatewayworker_v1_gateway_proto_msgTypes[19]
+	mi := &file_gatewayworker_v1_gateway_proto_msgTypes[20]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1664,7 +1775,7 @@ func (x *ClientInfo) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use ClientInfo.ProtoReflect.Descriptor instead.
 func (*ClientInfo) Descriptor() ([]byte, []int) {
-	return file_gatewayworker_v1_gateway_proto_rawDescGZIP(), []int{19}
+	return file_gatewayworker_v1_gateway_proto_rawDescGZIP(), []int{20}
 }
 
 func (x *ClientInfo) GetConn() uint64 {
@@ -1716,7 +1827,7 @@ type GroupInfo struct {
 
 func (x *GroupInfo) Reset() {
 	*x = GroupInfo{}
-	mi := &file_gatewayworker_v1_gateway_proto_msgTypes[20]
+	mi := &file_gatewayworker_v1_gateway_proto_msgTypes[21]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1728,7 +1839,7 @@ func (x *GroupInfo) String() string {
 func (*GroupInfo) ProtoMessage() {}
 
 func (x *GroupInfo) ProtoReflect() protoreflect.Message {
-	mi := &file_gatewayworker_v1_gateway_proto_msgTypes[20]
+	mi := &file_gatewayworker_v1_gateway_proto_msgTypes[21]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1741,7 +1852,7 @@ func (x *GroupInfo) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use GroupInfo.ProtoReflect.Descriptor instead.
 func (*GroupInfo) Descriptor() ([]byte, []int) {
-	return file_gatewayworker_v1_gateway_proto_rawDescGZIP(), []int{20}
+	return file_gatewayworker_v1_gateway_proto_rawDescGZIP(), []int{21}
 }
 
 func (x *GroupInfo) GetName() string {
@@ -1782,7 +1893,7 @@ type UidInfo struct {
 
 func (x *UidInfo) Reset() {
 	*x = UidInfo{}
-	mi := &file_gatewayworker_v1_gateway_proto_msgTypes[21]
+	mi := &file_gatewayworker_v1_gateway_proto_msgTypes[22]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1794,7 +1905,7 @@ func (x *UidInfo) String() string {
 func (*UidInfo) ProtoMessage() {}
 
 func (x *UidInfo) ProtoReflect() protoreflect.Message {
-	mi := &file_gatewayworker_v1_gateway_proto_msgTypes[21]
+	mi := &file_gatewayworker_v1_gateway_proto_msgTypes[22]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1807,7 +1918,7 @@ func (x *UidInfo) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use UidInfo.ProtoReflect.Descriptor instead.
 func (*UidInfo) Descriptor() ([]byte, []int) {
-	return file_gatewayworker_v1_gateway_proto_rawDescGZIP(), []int{21}
+	return file_gatewayworker_v1_gateway_proto_rawDescGZIP(), []int{22}
 }
 
 func (x *UidInfo) GetUid() string {
@@ -1838,7 +1949,7 @@ type Stats struct {
 
 func (x *Stats) Reset() {
 	*x = Stats{}
-	mi := &file_gatewayworker_v1_gateway_proto_msgTypes[22]
+	mi := &file_gatewayworker_v1_gateway_proto_msgTypes[23]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1850,7 +1961,7 @@ func (x *Stats) String() string {
 func (*Stats) ProtoMessage() {}
 
 func (x *Stats) ProtoReflect() protoreflect.Message {
-	mi := &file_gatewayworker_v1_gateway_proto_msgTypes[22]
+	mi := &file_gatewayworker_v1_gateway_proto_msgTypes[23]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1863,7 +1974,7 @@ func (x *Stats) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use Stats.ProtoReflect.Descriptor instead.
 func (*Stats) Descriptor() ([]byte, []int) {
-	return file_gatewayworker_v1_gateway_proto_rawDescGZIP(), []int{22}
+	return file_gatewayworker_v1_gateway_proto_rawDescGZIP(), []int{23}
 }
 
 func (x *Stats) GetClients() uint64 {
@@ -1905,15 +2016,21 @@ var File_gatewayworker_v1_gateway_proto protoreflect.FileDescriptor
 
 const file_gatewayworker_v1_gateway_proto_rawDesc = "" +
 	"\n" +
-	"\x1egatewayworker/v1/gateway.proto\x12\x10gatewayworker.v1\x1a\x1fgatewayworker/v1/register.proto\"\x85\x01\n" +
+	"\x1egatewayworker/v1/gateway.proto\x12\x10gatewayworker.v1\x1a\x1fgatewayworker/v1/register.proto\"\xb5\x01\n" +
 	"\vLinkRequest\x12-\n" +
 	"\x05hello\x18\x01 \x01(\v2\x17.gatewayworker.v1.HelloR\x05hello\x125\n" +
 	"\bcommands\x18\x02 \x03(\v2\x19.gatewayworker.v1.CommandR\bcommands\x12\x10\n" +
-	"\x03ack\x18\x03 \x01(\x04R\x03ack\"P\n" +
+	"\x03ack\x18\x03 \x01(\x04R\x03ack\x12.\n" +
+	"\x04acks\x18\x04 \x03(\v2\x1a.gatewayworker.v1.AckRangeR\x04acks\"4\n" +
+	"\bAckRange\x12\x14\n" +
+	"\x05first\x18\x01 \x01(\x04R\x05first\x12\x12\n" +
+	"\x04last\x18\x02 \x01(\x04R\x04last\"\x98\x01\n" +
 	"\x05Hello\x12\x1b\n" +
 	"\tlinker_id\x18\x01 \x01(\tR\blinkerId\x12\x12\n" +
 	"\x04name\x18\x02 \x01(\tR\x04name\x12\x16\n" +
-	"\x06events\x18\x03 \x01(\bR\x06events\"\x9e\x04\n" +
+	"\x06events\x18\x03 \x01(\bR\x06events\x12#\n" +
+	"\rwindow_events\x18\x04 \x01(\rR\fwindowEvents\x12!\n" +
+	"\fwindow_bytes\x18\x05 \x01(\x04R\vwindowBytes\"\x9e\x04\n" +
 	"\aCommand\x12\x0e\n" +
 	"\x02id\x18\x01 \x01(\x04R\x02id\x12,\n" +
 	"\x04send\x18\n" +
@@ -1992,9 +2109,11 @@ const file_gatewayworker_v1_gateway_proto_rawDesc = "" +
 	"\x06events\x18\x02 \x03(\v2\x17.gatewayworker.v1.EventR\x06events\x121\n" +
 	"\areplies\x18\x03 \x03(\v2\x17.gatewayworker.v1.ReplyR\areplies\x12\x18\n" +
 	"\aworkers\x18\x04 \x03(\tR\aworkers\x12'\n" +
-	"\x0fworkers_changed\x18\x05 \x01(\bR\x0eworkersChanged\"B\n" +
+	"\x0fworkers_changed\x18\x05 \x01(\bR\x0eworkersChanged\"\x8a\x01\n" +
 	"\aWelcome\x127\n" +
-	"\agateway\x18\x01 \x01(\v2\x1d.gatewayworker.v1.GatewayInfoR\agateway\"\xad\x03\n" +
+	"\agateway\x18\x01 \x01(\v2\x1d.gatewayworker.v1.GatewayInfoR\agateway\x12#\n" +
+	"\rwindow_events\x18\x02 \x01(\rR\fwindowEvents\x12!\n" +
+	"\fwindow_bytes\x18\x03 \x01(\x04R\vwindowBytes\"\xad\x03\n" +
 	"\x05Event\x12\x10\n" +
 	"\x03seq\x18\x01 \x01(\x04R\x03seq\x12\x12\n" +
 	"\x04conn\x18\x02 \x01(\x06R\x04conn\x12\x10\n" +
@@ -2024,11 +2143,12 @@ const file_gatewayworker_v1_gateway_proto_rawDesc = "" +
 	"\x06binary\x18\x02 \x01(\bR\x06binary\"3\n" +
 	"\x05Close\x12\x12\n" +
 	"\x04code\x18\x01 \x01(\rR\x04code\x12\x16\n" +
-	"\x06reason\x18\x02 \x01(\tR\x06reason\"d\n" +
+	"\x06reason\x18\x02 \x01(\tR\x06reason\"x\n" +
 	"\x05Reply\x12\x0e\n" +
 	"\x02id\x18\x01 \x01(\x04R\x02id\x12\x14\n" +
 	"\x05error\x18\x02 \x01(\tR\x05error\x125\n" +
-	"\x06result\x18\x03 \x01(\v2\x1d.gatewayworker.v1.QueryResultR\x06result\"\xee\x01\n" +
+	"\x06result\x18\x03 \x01(\v2\x1d.gatewayworker.v1.QueryResultR\x06result\x12\x12\n" +
+	"\x04more\x18\x04 \x01(\bR\x04more\"\xee\x01\n" +
 	"\vQueryResult\x126\n" +
 	"\aclients\x18\x01 \x03(\v2\x1c.gatewayworker.v1.ClientInfoR\aclients\x123\n" +
 	"\x06groups\x18\x02 \x03(\v2\x1b.gatewayworker.v1.GroupInfoR\x06groups\x12-\n" +
@@ -2076,75 +2196,77 @@ func file_gatewayworker_v1_gateway_proto_rawDescGZIP() []byte {
 }
 
 var file_gatewayworker_v1_gateway_proto_enumTypes = make([]protoimpl.EnumInfo, 2)
-var file_gatewayworker_v1_gateway_proto_msgTypes = make([]protoimpl.MessageInfo, 26)
+var file_gatewayworker_v1_gateway_proto_msgTypes = make([]protoimpl.MessageInfo, 27)
 var file_gatewayworker_v1_gateway_proto_goTypes = []any{
 	(Send_Target)(0),     // 0: gatewayworker.v1.Send.Target
 	(Query_Kind)(0),      // 1: gatewayworker.v1.Query.Kind
 	(*LinkRequest)(nil),  // 2: gatewayworker.v1.LinkRequest
-	(*Hello)(nil),        // 3: gatewayworker.v1.Hello
-	(*Command)(nil),      // 4: gatewayworker.v1.Command
-	(*Send)(nil),         // 5: gatewayworker.v1.Send
-	(*Groups)(nil),       // 6: gatewayworker.v1.Groups
-	(*Ungroup)(nil),      // 7: gatewayworker.v1.Ungroup
-	(*Uid)(nil),          // 8: gatewayworker.v1.Uid
-	(*SetSession)(nil),   // 9: gatewayworker.v1.SetSession
-	(*CloseClient)(nil),  // 10: gatewayworker.v1.CloseClient
-	(*Query)(nil),        // 11: gatewayworker.v1.Query
-	(*LinkResponse)(nil), // 12: gatewayworker.v1.LinkResponse
-	(*Welcome)(nil),      // 13: gatewayworker.v1.Welcome
-	(*Event)(nil),        // 14: gatewayworker.v1.Event
-	(*Connect)(nil),      // 15: gatewayworker.v1.Connect
-	(*Header)(nil),       // 16: gatewayworker.v1.Header
-	(*Message)(nil),      // 17: gatewayworker.v1.Message
-	(*Close)(nil),        // 18: gatewayworker.v1.Close
-	(*Reply)(nil),        // 19: gatewayworker.v1.Reply
-	(*QueryResult)(nil),  // 20: gatewayworker.v1.QueryResult
-	(*ClientInfo)(nil),   // 21: gatewayworker.v1.ClientInfo
-	(*GroupInfo)(nil),    // 22: gatewayworker.v1.GroupInfo
-	(*UidInfo)(nil),      // 23: gatewayworker.v1.UidInfo
-	(*Stats)(nil),        // 24: gatewayworker.v1.Stats
-	nil,                  // 25: gatewayworker.v1.SetSession.SessionEntry
-	nil,                  // 26: gatewayworker.v1.Event.SessionEntry
-	nil,                  // 27: gatewayworker.v1.ClientInfo.SessionEntry
-	(*GatewayInfo)(nil),  // 28: gatewayworker.v1.GatewayInfo
+	(*AckRange)(nil),     // 3: gatewayworker.v1.AckRange
+	(*Hello)(nil),        // 4: gatewayworker.v1.Hello
+	(*Command)(nil),      // 5: gatewayworker.v1.Command
+	(*Send)(nil),         // 6: gatewayworker.v1.Send
+	(*Groups)(nil),       // 7: gatewayworker.v1.Groups
+	(*Ungroup)(nil),      // 8: gatewayworker.v1.Ungroup
+	(*Uid)(nil),          // 9: gatewayworker.v1.Uid
+	(*SetSession)(nil),   // 10: gatewayworker.v1.SetSession
+	(*CloseClient)(nil),  // 11: gatewayworker.v1.CloseClient
+	(*Query)(nil),        // 12: gatewayworker.v1.Query
+	(*LinkResponse)(nil), // 13: gatewayworker.v1.LinkResponse
+	(*Welcome)(nil),      // 14: gatewayworker.v1.Welcome
+	(*Event)(nil),        // 15: gatewayworker.v1.Event
+	(*Connect)(nil),      // 16: gatewayworker.v1.Connect
+	(*Header)(nil),       // 17: gatewayworker.v1.Header
+	(*Message)(nil),      // 18: gatewayworker.v1.Message
+	(*Close)(nil),        // 19: gatewayworker.v1.Close
+	(*Reply)(nil),        // 20: gatewayworker.v1.Reply
+	(*QueryResult)(nil),  // 21: gatewayworker.v1.QueryResult
+	(*ClientInfo)(nil),   // 22: gatewayworker.v1.ClientInfo
+	(*GroupInfo)(nil),    // 23: gatewayworker.v1.GroupInfo
+	(*UidInfo)(nil),      // 24: gatewayworker.v1.UidInfo
+	(*Stats)(nil),        // 25: gatewayworker.v1.Stats
+	nil,                  // 26: gatewayworker.v1.SetSession.SessionEntry
+	nil,                  // 27: gatewayworker.v1.Event.SessionEntry
+	nil,                  // 28: gatewayworker.v1.ClientInfo.SessionEntry
+	(*GatewayInfo)(nil),  // 29: gatewayworker.v1.GatewayInfo
 }
 var file_gatewayworker_v1_gateway_proto_depIdxs = []int32{
-	3,  // 0: gatewayworker.v1.LinkRequest.hello:type_name -> gatewayworker.v1.Hello
-	4,  // 1: gatewayworker.v1.LinkRequest.commands:type_name -> gatewayworker.v1.Command
-	5,  // 2: gatewayworker.v1.Command.send:type_name -> gatewayworker.v1.Send
-	6,  // 3: gatewayworker.v1.Command.join_group:type_name -> gatewayworker.v1.Groups
-	6,  // 4: gatewayworker.v1.Command.leave_group:type_name -> gatewayworker.v1.Groups
-	7,  // 5: gatewayworker.v1.Command.ungroup:type_name -> gatewayworker.v1.Ungroup
-	8,  // 6: gatewayworker.v1.Command.bind_uid:type_name -> gatewayworker.v1.Uid
-	8,  // 7: gatewayworker.v1.Command.unbind_uid:type_name -> gatewayworker.v1.Uid
-	9,  // 8: gatewayworker.v1.Command.set_session:type_name -> gatewayworker.v1.SetSession
-	10, // 9: gatewayworker.v1.Command.close_client:type_name -> gatewayworker.v1.CloseClient
-	11, // 10: gatewayworker.v1.Command.query:type_name -> gatewayworker.v1.Query
-	0,  // 11: gatewayworker.v1.Send.target:type_name -> gatewayworker.v1.Send.Target
-	25, // 12: gatewayworker.v1.SetSession.session:type_name -> gatewayworker.v1.SetSession.SessionEntry
-	1,  // 13: gatewayworker.v1.Query.kind:type_name -> gatewayworker.v1.Query.Kind
-	13, // 14: gatewayworker.v1.LinkResponse.welcome:type_name -> gatewayworker.v1.Welcome
-	14, // 15: gatewayworker.v1.LinkResponse.events:type_name -> gatewayworker.v1.Event
-	19, // 16: gatewayworker.v1.LinkResponse.replies:type_name -> gatewayworker.v1.Reply
-	28, // 17: gatewayworker.v1.Welcome.gateway:type_name -> gatewayworker.v1.GatewayInfo
-	26, // 18: gatewayworker.v1.Event.session:type_name -> gatewayworker.v1.Event.SessionEntry
-	15, // 19: gatewayworker.v1.Event.connect:type_name -> gatewayworker.v1.Connect
-	17, // 20: gatewayworker.v1.Event.message:type_name -> gatewayworker.v1.Message
-	18, // 21: gatewayworker.v1.Event.close:type_name -> gatewayworker.v1.Close
-	16, // 22: gatewayworker.v1.Connect.headers:type_name -> gatewayworker.v1.Header
-	20, // 23: gatewayworker.v1.Reply.result:type_name -> gatewayworker.v1.QueryResult
-	21, // 24: gatewayworker.v1.QueryResult.clients:type_name -> gatewayworker.v1.ClientInfo
-	22, // 25: gatewayworker.v1.QueryResult.groups:type_name -> gatewayworker.v1.GroupInfo
-	23, // 26: gatewayworker.v1.QueryResult.uids:type_name -> gatewayworker.v1.UidInfo
-	24, // 27: gatewayworker.v1.QueryResult.stats:type_name -> gatewayworker.v1.Stats
-	27, // 28: gatewayworker.v1.ClientInfo.session:type_name -> gatewayworker.v1.ClientInfo.SessionEntry
-	2,  // 29: gatewayworker.v1.Gateway.Link:input_type -> gatewayworker.v1.LinkRequest
-	12, // 30: gatewayworker.v1.Gateway.Link:output_type -> gatewayworker.v1.LinkResponse
-	30, // [30:31] is the sub-list for method output_type
-	29, // [29:30] is the sub-list for method input_type
-	29, // [29:29] is the sub-list for extension type_name
-	29, // [29:29] is the sub-list for extension extendee
-	0,  // [0:29] is the sub-list for field type_name
+	4,  // 0: gatewayworker.v1.LinkRequest.hello:type_name -> gatewayworker.v1.Hello
+	5,  // 1: gatewayworker.v1.LinkRequest.commands:type_name -> gatewayworker.v1.Command
+	3,  // 2: gatewayworker.v1.LinkRequest.acks:type_name -> gatewayworker.v1.AckRange
+	6,  // 3: gatewayworker.v1.Command.send:type_name -> gatewayworker.v1.Send
+	7,  // 4: gatewayworker.v1.Command.join_group:type_name -> gatewayworker.v1.Groups
+	7,  // 5: gatewayworker.v1.Command.leave_group:type_name -> gatewayworker.v1.Groups
+	8,  // 6: gatewayworker.v1.Command.ungroup:type_name -> gatewayworker.v1.Ungroup
+	9,  // 7: gatewayworker.v1.Command.bind_uid:type_name -> gatewayworker.v1.Uid
+	9,  // 8: gatewayworker.v1.Command.unbind_uid:type_name -> gatewayworker.v1.Uid
+	10, // 9: gatewayworker.v1.Command.set_session:type_name -> gatewayworker.v1.SetSession
+	11, // 10: gatewayworker.v1.Command.close_client:type_name -> gatewayworker.v1.CloseClient
+	12, // 11: gatewayworker.v1.Command.query:type_name -> gatewayworker.v1.Query
+	0,  // 12: gatewayworker.v1.Send.target:type_name -> gatewayworker.v1.Send.Target
+	26, // 13: gatewayworker.v1.SetSession.session:type_name -> gatewayworker.v1.SetSession.SessionEntry
+	1,  // 14: gatewayworker.v1.Query.kind:type_name -> gatewayworker.v1.Query.Kind
+	14, // 15: gatewayworker.v1.LinkResponse.welcome:type_name -> gatewayworker.v1.Welcome
+	15, // 16: gatewayworker.v1.LinkResponse.events:type_name -> gatewayworker.v1.Event
+	20, // 17: gatewayworker.v1.LinkResponse.replies:type_name -> gatewayworker.v1.Reply
+	29, // 18: gatewayworker.v1.Welcome.gateway:type_name -> gatewayworker.v1.GatewayInfo
+	27, // 19: gatewayworker.v1.Event.session:type_name -> gatewayworker.v1.Event.SessionEntry
+	16, // 20: gatewayworker.v1.Event.connect:type_name -> gatewayworker.v1.Connect
+	18, // 21: gatewayworker.v1.Event.message:type_name -> gatewayworker.v1.Message
+	19, // 22: gatewayworker.v1.Event.close:type_name -> gatewayworker.v1.Close
+	17, // 23: gatewayworker.v1.Connect.headers:type_name -> gatewayworker.v1.Header
+	21, // 24: gatewayworker.v1.Reply.result:type_name -> gatewayworker.v1.QueryResult
+	22, // 25: gatewayworker.v1.QueryResult.clients:type_name -> gatewayworker.v1.ClientInfo
+	23, // 26: gatewayworker.v1.QueryResult.groups:type_name -> gatewayworker.v1.GroupInfo
+	24, // 27: gatewayworker.v1.QueryResult.uids:type_name -> gatewayworker.v1.UidInfo
+	25, // 28: gatewayworker.v1.QueryResult.stats:type_name -> gatewayworker.v1.Stats
+	28, // 29: gatewayworker.v1.ClientInfo.session:type_name -> gatewayworker.v1.ClientInfo.SessionEntry
+	2,  // 30: gatewayworker.v1.Gateway.Link:input_type -> gatewayworker.v1.LinkRequest
+	13, // 31: gatewayworker.v1.Gateway.Link:output_type -> gatewayworker.v1.LinkResponse
+	31, // [31:32] is the sub-list for method output_type
+	30, // [30:31] is the sub-list for method input_type
+	30, // [30:30] is the sub-list for extension type_name
+	30, // [30:30] is the sub-list for extension extendee
+	0,  // [0:30] is the sub-list for field type_name
 }
 
 func init() { file_gatewayworker_v1_gateway_proto_init() }
@@ -2153,7 +2275,7 @@ func file_gatewayworker_v1_gateway_proto_init() {
 		return
 	}
 	file_gatewayworker_v1_register_proto_init()
-	file_gatewayworker_v1_gateway_proto_msgTypes[2].OneofWrappers = []any{
+	file_gatewayworker_v1_gateway_proto_msgTypes[3].OneofWrappers = []any{
 		(*Command_Send)(nil),
 		(*Command_JoinGroup)(nil),
 		(*Command_LeaveGroup)(nil),
@@ -2164,7 +2286,7 @@ func file_gatewayworker_v1_gateway_proto_init() {
 		(*Command_CloseClient)(nil),
 		(*Command_Query)(nil),
 	}
-	file_gatewayworker_v1_gateway_proto_msgTypes[12].OneofWrappers = []any{
+	file_gatewayworker_v1_gateway_proto_msgTypes[13].OneofWrappers = []any{
 		(*Event_Connect)(nil),
 		(*Event_Message)(nil),
 		(*Event_Close)(nil),
@@ -2175,7 +2297,7 @@ func file_gatewayworker_v1_gateway_proto_init() {
 			GoPackagePath: reflect.TypeOf(x{}).PkgPath(),
 			RawDescriptor: unsafe.Slice(unsafe.StringData(file_gatewayworker_v1_gateway_proto_rawDesc), len(file_gatewayworker_v1_gateway_proto_rawDesc)),
 			NumEnums:      2,
-			NumMessages:   26,
+			NumMessages:   27,
 			NumExtensions: 0,
 			NumServices:   1,
 		},
