@@ -148,7 +148,7 @@ func BenchmarkRoute(b *testing.B) {
 	ev := &pb.Event{}
 	b.ReportAllocs()
 	for i := 0; b.Loop(); i++ {
-		g.router.route(uint64(i), ev, 64, nil)
+		g.router.route(uint64(i), ev, 64, nil, false)
 		if i%1024 == 1023 {
 			for _, l := range links {
 				l.mu.Lock()

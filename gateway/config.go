@@ -39,6 +39,9 @@ const (
 	// DefaultLinkWindowBytes is the most event bytes a worker link has in
 	// flight (8 MiB).
 	DefaultLinkWindowBytes = 8 << 20
+	// DefaultClientWindow is the most events of one client queued or in
+	// flight to workers (not acknowledged).
+	DefaultClientWindow = 64
 	// DefaultNoWorkerTimeout is how long a client's events are held while
 	// no worker is linked before the client is closed with 1013.
 	DefaultNoWorkerTimeout = 10 * time.Second
@@ -120,6 +123,12 @@ type Config struct {
 	// dropped.
 	LinkWindow      int
 	LinkWindowBytes int
+	// ClientWindow bounds the events of one client queued or in flight to
+	// workers (DefaultClientWindow): a client past it is not read until its
+	// worker has handled half of them. So a client whose handler is stuck,
+	// or that sends faster than its handler runs, takes at most this much
+	// of its link's window and holds up no other client.
+	ClientWindow int
 	// NoWorkerTimeout bounds how long the events of a client are held, and
 	// its socket not read, while no worker is linked
 	// (DefaultNoWorkerTimeout). When a worker links in time, they are
@@ -184,6 +193,7 @@ func (cfg Config) withDefaults() (Config, error) {
 		{"PingMaxMissed", &c.PingMaxMissed, DefaultPingMaxMissed},
 		{"LinkWindow", &c.LinkWindow, DefaultLinkWindow},
 		{"LinkWindowBytes", &c.LinkWindowBytes, DefaultLinkWindowBytes},
+		{"ClientWindow", &c.ClientWindow, DefaultClientWindow},
 		{"MessageBurst", &c.MessageBurst, 0},
 	}
 	for _, d := range ints {

@@ -69,6 +69,10 @@ type conn struct {
 	rd       wsconn.Reader
 	tokens   float64 // rate limit bucket
 	tokensAt int64
+	// carry holds the bytes a read run had taken from a bare socket when
+	// the client paused (at most a read buffer: a partial frame, or frames
+	// not handled yet); the next run reads them first (fdReader).
+	carry *[]byte
 
 	// The small fields are packed: conn is part of the idle memory budget
 	// (TestConnSize).
@@ -86,13 +90,16 @@ type conn struct {
 	// rwait and wwait say that a slow reader, a flusher, waits for the
 	// poller on wake (bare sockets, fd.go).
 	rwait, wwait bool
-	desc         *netpoll.Desc
-	wake         *fdWake // made on the first wait
-	q            gwqueue.Queue
-	lingerCh     chan struct{}
-	closeReason  string
-	uid          string
-	groups       []string
+	// linkEvents counts c's events queued or in flight on worker links,
+	// not acked (link.go: ClientWindow).
+	linkEvents  atomic.Int32
+	desc        *netpoll.Desc
+	wake        *fdWake // made on the first wait
+	q           gwqueue.Queue
+	lingerCh    chan struct{}
+	closeReason string
+	uid         string
+	groups      []string
 	// session is replaced, never modified, so events may share it.
 	session     map[string]string
 	sessionSize int // approximate encoded size of session
@@ -236,7 +243,10 @@ func (c *conn) endRead(rb *readBuf, res readResult) {
 	c.reading.Store(false)
 	c.mu.Lock()
 	var err error
-	more := res == readMore || (res == readPaused && !c.paused)
+	// Resumed while the run ended paused: read again at once, as bytes
+	// may be carried and the socket stay quiet.
+	again := res == readPaused && !c.paused && c.state == stateOpen
+	more := res == readMore
 	if !more {
 		c.readOff = true
 	}
@@ -246,6 +256,10 @@ func (c *conn) endRead(rb *readBuf, res readResult) {
 	c.mu.Unlock()
 	if err != nil && !errors.Is(err, netpoll.ErrRemoved) {
 		c.finish(codeAbnormal, "")
+		return
+	}
+	if again {
+		c.scheduleRead()
 	}
 }
 
@@ -294,9 +308,17 @@ func (c *conn) readFrames(rb *readBuf, polled bool) readResult {
 		case stateClosed:
 			return readDone
 		case statePaused:
-			// Only at a message boundary with nothing buffered: what was
-			// read from the socket is handled first.
-			if br.Buffered() == 0 && !c.rd.Fragmenting() {
+			// At a message boundary: a message in progress is read to its
+			// end first. What the buffer holds beyond it is kept for the
+			// next run (a net.Conn's reader keeps its buffer while it
+			// waits).
+			if !c.rd.Fragmenting() {
+				if n := br.Buffered(); n > 0 && c.nc == nil {
+					b, _ := br.Peek(n)
+					keep := append([]byte(nil), b...)
+					_, _ = br.Discard(n)
+					c.carry = &keep
+				}
 				return readPaused
 			}
 		}
@@ -364,6 +386,8 @@ func (c *conn) readFrames(rb *readBuf, polled bool) readResult {
 			}
 			return readMore
 		}
+		// Bytes still buffered: the loop goes on with them (a paused
+		// client keeps them, at its top).
 	}
 }
 
@@ -408,14 +432,28 @@ func (c *conn) resume() {
 		}
 		return
 	}
-	// A read run that ended paused left the poller unarmed for input (a run
-	// still under way re-arms in endRead, seeing paused cleared).
+	// A read run that ended paused left the poller unarmed for input: a
+	// run starts at once (it reads the bytes carried, or re-arms the
+	// poller if there are none). A run still under way sees paused cleared
+	// in endRead.
 	if c.readOff && c.state == stateOpen {
 		c.readOff = false
-		if err := c.armLocked(); err != nil {
-			c.readOff = true
-		}
+		c.scheduleReadLocked()
 	}
+}
+
+// scheduleRead starts a read run of a bare-socket client on the pool.
+func (c *conn) scheduleRead() {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	if c.state == stateOpen {
+		c.readOff = false
+		c.scheduleReadLocked()
+	}
+}
+
+func (c *conn) scheduleReadLocked() {
+	c.g.pool.ScheduleTask((*readTask)(c))
 }
 
 // waitResume blocks the reader goroutine of a paused net.Conn client until

@@ -190,6 +190,14 @@ type fdReader struct {
 
 func (r *fdReader) Read(p []byte) (int, error) {
 	c := r.c
+	if c.carry != nil {
+		// Bytes read ahead before a pause come first.
+		n := copy(p, *c.carry)
+		if *c.carry = (*c.carry)[n:]; len(*c.carry) == 0 {
+			c.carry = nil
+		}
+		return n, nil
+	}
 	for {
 		if !c.acquireFD() {
 			return 0, net.ErrClosed

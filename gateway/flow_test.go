@@ -28,9 +28,10 @@ func TestLinkWindowPausesClient(t *testing.T) {
 	c := dialWS(t, tg.public, "/", nil)
 	w.connectEvent()
 	const n = 200
+	pad := strings.Repeat("x", 200)
 	go func() {
 		for i := range n {
-			if c.WriteMessage(websocket.TextMessage, fmt.Appendf(nil, "m%d", i)) != nil {
+			if c.WriteMessage(websocket.TextMessage, fmt.Appendf(nil, "m%d:%s", i, pad)) != nil {
 				return
 			}
 		}
@@ -42,18 +43,18 @@ func TestLinkWindowPausesClient(t *testing.T) {
 	}
 	w.noEvent(200 * time.Millisecond)
 	eventually(t, "client paused", func() bool { return tg.Stats().ClientsPaused >= 1 })
-	// What the client had sent into the gateway's read buffer (4 KiB) is
-	// queued; then reading stops: pending does not grow.
+	// What the gateway had read into its buffer (4 KiB: about 20 of these
+	// messages) is queued; then reading stops: pending does not grow.
 	l := tg.linkOf(t, "w1")
 	inflight, pending := l.inHand()
 	time.Sleep(200 * time.Millisecond)
-	if _, again := l.inHand(); inflight != 4 || again != pending || pending >= n-4 {
-		t.Fatalf("link holds %d in flight, %d then %d pending; want 4 and a pending count that stops growing", inflight, pending, again)
+	if _, again := l.inHand(); inflight != 4 || again != pending || pending > 4096/200+2 {
+		t.Fatalf("link holds %d in flight, %d then %d pending; want 4 and at most a read buffer's worth that stops growing", inflight, pending, again)
 	}
 	w.ack2(1) // the Connect
 	check := func(i int, ev *pb.Event) {
 		t.Helper()
-		if got, want := string(ev.GetMessage().GetData()), fmt.Sprintf("m%d", i); got != want {
+		if got, want := string(ev.GetMessage().GetData()), fmt.Sprintf("m%d:%s", i, pad); got != want {
 			t.Fatalf("event %d = %q, want %q", i, got, want)
 		}
 		w.ack2(ev.GetSeq())
@@ -327,4 +328,75 @@ func (tg *testGateway) linkOf(t *testing.T, id string) *link {
 	}
 	t.Fatalf("no link %q", id)
 	return nil
+}
+
+// TestClientWindowIsolatesStuckClient: a client whose events are never
+// acked (its handler is stuck) and that keeps sending takes at most
+// ClientWindow events of the link's window: the other clients' messages
+// all get through, and the stuck one's are read again once acked.
+func TestClientWindowIsolatesStuckClient(t *testing.T) {
+	tg := startGateway(t, Config{LinkWindow: 16, ClientWindow: 4})
+	w := dialLink(t, tg.lan, "", "w1", true)
+	stuck := dialWS(t, tg.public, "/", nil)
+	stuckConn := w.connectEvent().GetConn()
+	var held []*pb.Event // the stuck client's events, not acked
+	others := make([]*websocket.Conn, 3)
+	for i := range others {
+		others[i] = dialWS(t, tg.public, "/", nil)
+		w.ack2(w.connectEvent().GetSeq())
+	}
+	const n = 100
+	go func() {
+		for i := range n {
+			if stuck.WriteMessage(websocket.TextMessage, fmt.Appendf(nil, "s%d", i)) != nil {
+				return
+			}
+		}
+	}()
+	for i, c := range others {
+		go func() {
+			for j := range n {
+				if c.WriteMessage(websocket.TextMessage, fmt.Appendf(nil, "%d-%d", i, j)) != nil {
+					return
+				}
+			}
+		}()
+	}
+	got := 0
+	for got < len(others)*n {
+		ev := w.event()
+		if ev.GetConn() == stuckConn {
+			held = append(held, ev)
+			continue
+		}
+		got++
+		w.ack2(ev.GetSeq())
+	}
+	// The stuck client's connect aside, at most its window of 4 (plus what
+	// its read buffer held when it paused) reached the worker.
+	if len(held) > 4+n/2 || len(held) == n {
+		t.Fatalf("%d events of the stuck client in flight", len(held))
+	}
+	l := tg.linkOf(t, "w1")
+	eventually(t, "only the stuck client's events in flight", func() bool {
+		fl, _ := l.inHand()
+		return fl == len(held)+1
+	})
+	// Its handler returns: every one of its messages arrives, in order.
+	w.ack2(1)
+	next := 0
+	check := func(ev *pb.Event) {
+		t.Helper()
+		if want := fmt.Sprintf("s%d", next); string(ev.GetMessage().GetData()) != want {
+			t.Fatalf("stuck client's event %q, want %q", ev.GetMessage().GetData(), want)
+		}
+		next++
+		w.ack2(ev.GetSeq())
+	}
+	for _, ev := range held {
+		check(ev)
+	}
+	for next < n {
+		check(w.event())
+	}
 }

@@ -57,7 +57,7 @@ func FuzzLinkRequest(f *testing.F) {
 		l.welcomed = true
 		for i := range 7 {
 			ev := &pb.Event{Conn: uint64(i), Kind: &pb.Event_Message{Message: &pb.Message{Data: []byte("x")}}}
-			l.push(ev, 10+i, nil)
+			l.push(ev, 10+i, nil, false)
 		}
 		l.winEvents = 5
 		if resp := l.nextBatch(nil, true); len(resp.GetEvents()) != 5 {

@@ -33,10 +33,13 @@ type linkService struct {
 	info *pb.GatewayInfo
 }
 
-// queuedEvent is an event with its estimated encoded size.
+// queuedEvent is an event with its estimated encoded size, and the client
+// it is counted against (nil for none: a Close event held while no worker
+// was linked).
 type queuedEvent struct {
 	ev   *pb.Event
 	size int
+	c    *conn
 }
 
 // queuedReply is a reply (or a part of one) with its encoded size.
@@ -53,7 +56,12 @@ type queuedReply struct {
 // together fill the window is paused (its socket is not read) and listed in
 // waiters; when acks bring the link under half its window, the waiters are
 // resumed. So a link holds at most its window in flight, plus at most about
-// one message per paused client in pending.
+// one read buffer per paused client in pending.
+//
+// Each client may also have at most ClientWindow events queued or in flight
+// on links (conn.linkEvents): a client whose handler is stuck, or that
+// sends faster than its worker handles it, is paused on its own before it
+// fills the link's window, so it holds up no other client.
 type link struct {
 	g      *Gateway
 	id     string // linker id
@@ -310,22 +318,32 @@ func (l *link) roomLocked() bool {
 	return n <= l.winEvents/2 && l.pendingBytes+l.inflightBytes <= l.winBytes/2
 }
 
-// push queues an event. It never drops it: it reports false only if the
-// link is closed (the caller routes the event elsewhere). When the link is
-// full and c is not nil, c is paused (the caller holds c.mu) and listed to
-// be resumed when the link has room again.
-func (l *link) push(ev *pb.Event, size int, c *conn) bool {
+// push queues an event of client c (nil: counted against no client). It
+// never drops it: it reports false only if the link is closed (the caller
+// routes the event elsewhere). With pause (c's reader is the caller, holding
+// c.mu), c is paused when the link is full, and listed to be resumed when
+// it has room again, or when c itself has ClientWindow events queued or in
+// flight (resumed as they are acked).
+func (l *link) push(ev *pb.Event, size int, c *conn, pause bool) bool {
 	l.mu.Lock()
 	if l.closed {
 		l.mu.Unlock()
 		return false
 	}
-	l.pending = append(l.pending, queuedEvent{ev: ev, size: size})
+	l.pending = append(l.pending, queuedEvent{ev: ev, size: size, c: c})
 	l.pendingBytes += size
-	if c != nil && !c.paused && l.fullLocked() {
-		c.paused = true
-		l.waiters = append(l.waiters, c)
-		l.g.stats.clientsPaused.Add(1)
+	if c != nil {
+		n := c.linkEvents.Add(1)
+		switch {
+		case !pause || c.paused:
+		case l.fullLocked():
+			c.paused = true
+			l.waiters = append(l.waiters, c)
+			l.g.stats.clientsPaused.Add(1)
+		case int(n) >= l.g.cfg.ClientWindow:
+			c.paused = true
+			l.g.stats.clientsPaused.Add(1)
+		}
 	}
 	send := l.canSendLocked()
 	l.mu.Unlock()
@@ -347,7 +365,7 @@ func (l *link) ack(first, last uint64) error {
 	}
 	if last-first < uint64(len(l.inflight)) {
 		for seq := first; ; seq++ {
-			l.dropInflightLocked(seq)
+			resume = l.dropInflightLocked(seq, resume)
 			if seq == last {
 				break
 			}
@@ -355,13 +373,13 @@ func (l *link) ack(first, last uint64) error {
 	} else {
 		for seq := range l.inflight {
 			if seq >= first && seq <= last {
-				l.dropInflightLocked(seq)
+				resume = l.dropInflightLocked(seq, resume)
 			}
 		}
 	}
 	send := l.canSendLocked()
 	if len(l.waiters) > 0 && l.roomLocked() {
-		resume = l.waiters
+		resume = append(resume, l.waiters...)
 		l.waiters = nil
 	}
 	l.mu.Unlock()
@@ -372,11 +390,19 @@ func (l *link) ack(first, last uint64) error {
 	return nil
 }
 
-func (l *link) dropInflightLocked(seq uint64) {
-	if q, ok := l.inflight[seq]; ok {
-		l.inflightBytes -= q.size
-		delete(l.inflight, seq)
+// dropInflightLocked forgets an acked event; its client goes to resume
+// when it gets back under half its ClientWindow.
+func (l *link) dropInflightLocked(seq uint64, resume []*conn) []*conn {
+	q, ok := l.inflight[seq]
+	if !ok {
+		return resume
 	}
+	l.inflightBytes -= q.size
+	delete(l.inflight, seq)
+	if q.c != nil && int(q.c.linkEvents.Add(-1)) == l.g.cfg.ClientWindow/2 {
+		resume = append(resume, q.c)
+	}
+	return resume
 }
 
 // inHand returns the events sent and not acked, and those not sent yet.
@@ -418,11 +444,22 @@ type closedEvents struct {
 	waiters  []*conn
 }
 
-// close marks l closed and returns the events it still holds.
+// close marks l closed and returns the events it still holds (no longer
+// counted against their clients: rerouting counts them again).
 func (l *link) close() closedEvents {
 	l.mu.Lock()
 	defer l.mu.Unlock()
 	l.closed = true
+	for _, q := range l.inflight {
+		if q.c != nil {
+			q.c.linkEvents.Add(-1)
+		}
+	}
+	for _, q := range l.pending {
+		if q.c != nil {
+			q.c.linkEvents.Add(-1)
+		}
+	}
 	seqs := make([]uint64, 0, len(l.inflight))
 	for seq := range l.inflight {
 		seqs = append(seqs, seq)
@@ -445,10 +482,10 @@ func (l *link) reroute(ce closedEvents) {
 	g := l.g
 	for _, q := range ce.inflight {
 		g.stats.eventsRedeliv.Add(1)
-		g.router.route(rendezvous.Key(g.nodeID, q.ev.Conn), redelivery(q.ev, true), q.size, nil)
+		g.router.route(rendezvous.Key(g.nodeID, q.ev.Conn), redelivery(q.ev, true), q.size, q.c, false)
 	}
 	for _, q := range ce.pending {
-		g.router.route(rendezvous.Key(g.nodeID, q.ev.Conn), redelivery(q.ev, q.ev.Redelivered), q.size, nil)
+		g.router.route(rendezvous.Key(g.nodeID, q.ev.Conn), redelivery(q.ev, q.ev.Redelivered), q.size, q.c, false)
 	}
 	resumeAll(ce.waiters)
 	if len(ce.inflight)+len(ce.pending) > 0 {

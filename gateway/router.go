@@ -134,19 +134,19 @@ func (r *router) counts() (workers, push int) {
 // route hands ev (of the client with routing key key) to its worker. While
 // no worker is linked, or earlier events are still held for want of one,
 // the event is held (see hold). It never drops the event. c, when not nil,
-// is the client whose read produced ev; the caller holds c.mu, and c is
-// paused when its event must wait.
-func (r *router) route(key uint64, ev *pb.Event, size int, c *conn) {
+// is the client of ev. With pause, c's reader is the caller and holds c.mu:
+// c is paused when its event must wait.
+func (r *router) route(key uint64, ev *pb.Event, size int, c *conn, pause bool) {
 	for {
 		ws := r.workers.Load()
 		if len(ws.links) == 0 || r.heldCount.Load() > 0 {
-			if r.hold(key, ev, size, c) {
+			if r.hold(key, ev, size, c, pause) {
 				return
 			}
 			continue // a worker linked meanwhile
 		}
 		l := ws.links[rendezvous.Pick(key, ws.hashes)]
-		if l.push(ev, size, c) {
+		if l.push(ev, size, c, pause) {
 			return
 		}
 		// l is closing and already out of the set: pick again.
@@ -165,7 +165,7 @@ type heldEvent struct {
 // hold keeps ev until a worker links (release) or NoWorkerTimeout passes
 // (expire). It reports false, holding nothing, when workers are linked and
 // nothing is held: the caller routes the event.
-func (r *router) hold(key uint64, ev *pb.Event, size int, c *conn) bool {
+func (r *router) hold(key uint64, ev *pb.Event, size int, c *conn, pause bool) bool {
 	r.heldMu.Lock()
 	defer r.heldMu.Unlock()
 	if len(r.held) == 0 && len(r.workers.Load().links) > 0 {
@@ -177,7 +177,7 @@ func (r *router) hold(key uint64, ev *pb.Event, size int, c *conn) bool {
 	}
 	r.held = append(r.held, he)
 	r.heldCount.Store(int64(len(r.held)))
-	if c != nil && !c.paused {
+	if c != nil && pause && !c.paused {
 		c.paused = true
 		r.heldWaiters = append(r.heldWaiters, c)
 		r.g.stats.clientsPaused.Add(1)
@@ -218,7 +218,7 @@ func (r *router) release() {
 		r.heldMu.Unlock()
 		for _, he := range held {
 			ws := r.workers.Load()
-			if len(ws.links) == 0 || !ws.links[rendezvous.Pick(he.key, ws.hashes)].push(he.ev, he.size, nil) {
+			if len(ws.links) == 0 || !ws.links[rendezvous.Pick(he.key, ws.hashes)].push(he.ev, he.size, he.c, false) {
 				r.requeue(he)
 			}
 		}
@@ -297,7 +297,7 @@ func (g *Gateway) emitLocked(c *conn, ev *pb.Event, size int) {
 	ev.Uid = c.uid
 	ev.Session = c.session
 	ev.SessionVersion = c.sessionVer
-	g.router.route(c.key(), ev, size+len(c.uid)+c.sessionSize+eventOverhead, c)
+	g.router.route(c.key(), ev, size+len(c.uid)+c.sessionSize+eventOverhead, c, true)
 }
 
 // maxEventSize is the largest event the links carry.

@@ -43,6 +43,7 @@ type gatewayLimits struct {
 	noWorkerTimeout  time.Duration
 	linkWindow       int
 	linkWindowBytes  int64
+	clientWindow     int
 	advertisePublic  string
 	advertiseLAN     string
 }
@@ -64,6 +65,7 @@ func (l *gatewayLimits) define(s *cli.Set) {
 	s.Duration(&l.noWorkerTimeout, "no-worker-timeout", gateway.DefaultNoWorkerTimeout, "while no worker is linked, hold client events (not reading those clients) this long; past it: close 1013")
 	s.Int(&l.linkWindow, "link-window", gateway.DefaultLinkWindow, "client events in flight to one worker at most (sent, not acknowledged); past it the clients whose events wait are not read")
 	s.Int64(&l.linkWindowBytes, "link-window-bytes", gateway.DefaultLinkWindowBytes, "event bytes in flight to one worker at most")
+	s.Int(&l.clientWindow, "client-window", gateway.DefaultClientWindow, "events of one client in flight to workers at most; past it that client is not read until its worker catches up")
 	s.String(&l.advertisePublic, "advertise-public", "", "client address announced to the register (default: --listen)")
 	s.String(&l.advertiseLAN, "advertise-lan", "", "internal address announced to the register (default: --lan)")
 }
@@ -85,6 +87,7 @@ func (l *gatewayLimits) apply(c *gateway.Config) {
 	c.NoWorkerTimeout = l.noWorkerTimeout
 	c.LinkWindow = l.linkWindow
 	c.LinkWindowBytes = int(l.linkWindowBytes)
+	c.ClientWindow = l.clientWindow
 	c.AdvertisePublic = l.advertisePublic
 	c.AdvertiseLAN = l.advertiseLAN
 }

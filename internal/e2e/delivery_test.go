@@ -337,6 +337,23 @@ func (c *burstClient) lost() []int {
 	return out
 }
 
+// waitAllSent waits until each client has sent n messages (the gateway
+// read them).
+func waitAllSent(t *testing.T, clients []*burstClient, n int) {
+	t.Helper()
+	eventually(t, "every message sent", func() bool {
+		for _, c := range clients {
+			c.mu.Lock()
+			sent := c.sent
+			c.mu.Unlock()
+			if sent < n {
+				return false
+			}
+		}
+		return true
+	})
+}
+
 // waitEchoed waits until every client's messages were all echoed, failing
 // with the missing ones after within.
 func waitEchoed(t *testing.T, clients []*burstClient, within time.Duration) {
@@ -475,13 +492,15 @@ func TestDeliverySlowHandlerBurst(t *testing.T) {
 const deliveryRSSBound = 96 << 20
 
 // TestDeliveryStuckHandler: one client's handler is stuck (40 s full size,
-// 8 s scaled) while 20 others send 1,000 messages each (100 scaled): theirs
-// are all answered within seconds; the stuck one is answered when its
-// handler returns, and the watchdog logged it.
+// 8 s scaled) and that client keeps sending, while 20 others send 1,000
+// messages each (100 scaled): theirs are all answered within seconds; the
+// stuck one's are answered, in order, when its handler returns, and the
+// watchdog logged it.
 func TestDeliveryStuckHandler(t *testing.T) {
 	const clients = 20
 	stuckFor := deliverySize(8*time.Second, 40*time.Second)
 	perClient := deliverySize(100, 1000)
+	const stuckSends = 2000 // more than a link window (1024): without the client window, the stuck client would fill it
 	dc := newDeliveryCluster(t, 0, stuckFor, "w1")
 	stuck := newBurstClient(t, dc.ws, "stuck")
 	cs := make([]*burstClient, clients)
@@ -489,11 +508,16 @@ func TestDeliveryStuckHandler(t *testing.T) {
 		cs[i] = newBurstClient(t, dc.ws, fmt.Sprintf("c%d", i))
 	}
 	start := time.Now()
-	if err := stuck.burst(3, 64); err != nil { // the first blocks; the next two wait behind it
-		t.Fatal(err)
-	}
-	time.Sleep(100 * time.Millisecond) // the stuck handler is running: the scenario, not a synchronisation
+	// The stuck client's first message blocks its handler; it keeps
+	// sending: its messages wait behind it (the gateway stops reading it
+	// past its client window) and take no room from the others.
 	var wg sync.WaitGroup
+	wg.Go(func() {
+		if err := stuck.burst(stuckSends, 256); err != nil {
+			t.Errorf("stuck: send: %v", err)
+		}
+	})
+	time.Sleep(100 * time.Millisecond) // the stuck handler is running: the scenario, not a synchronisation
 	for _, c := range cs {
 		wg.Go(func() {
 			if err := c.burst(perClient, 256); err != nil {
@@ -501,15 +525,19 @@ func TestDeliveryStuckHandler(t *testing.T) {
 			}
 		})
 	}
-	wg.Wait()
+	waitAllSent(t, cs, perClient)
 	waitEchoed(t, cs, stuckFor/2)
 	others := time.Since(start)
 	if n, _ := stuck.echoed(); n != 0 {
 		t.Fatalf("the stuck client got %d answers before its handler returned", n)
 	}
+	wg.Wait()
 	waitEchoed(t, []*burstClient{stuck}, stuckFor+waitFor)
-	t.Logf("MEASURE stuck handler (%v): %d clients x %d messages all answered %v after the stuck one began; the stuck client's 3 answered after %v",
-		stuckFor, clients, perClient, others.Round(time.Millisecond), time.Since(start).Round(time.Millisecond))
+	t.Logf("MEASURE stuck handler (%v): %d clients x %d messages all answered %v after the stuck one began; the stuck client's %d answered, in order, after %v",
+		stuckFor, clients, perClient, others.Round(time.Millisecond), stuckSends, time.Since(start).Round(time.Millisecond))
+	if stuck.disorder != 0 {
+		t.Errorf("the stuck client's answers out of order %d times", stuck.disorder)
+	}
 	if !strings.Contains(dc.workers["w1"].out.String(), "event handler running long") {
 		t.Error("the watchdog did not log the stuck handler")
 	}

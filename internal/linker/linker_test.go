@@ -459,3 +459,44 @@ func TestReplyInParts(t *testing.T) {
 		t.Fatalf("joined reply %v", r)
 	}
 }
+
+// TestEventsOfBrokenLinkNotStarted: events queued behind a running handler
+// when the link breaks are not run (the gateway hands them to another
+// worker); the one running finishes but is not acked.
+func TestEventsOfBrokenLinkNotStarted(t *testing.T) {
+	g := linkertest.NewGateway(t, 0x3335)
+	release := make(chan struct{})
+	var ran []uint64
+	var mu sync.Mutex
+	started := make(chan struct{}, 1)
+	l := startLinker(t, Config{Source: linkertest.NewSource(g).Run, Events: true,
+		Handler: func(ctx context.Context, ev Event) {
+			mu.Lock()
+			ran = append(ran, ev.Ev.GetSeq())
+			mu.Unlock()
+			if ev.Ev.GetSeq() == 1 {
+				started <- struct{}{}
+				<-release
+			}
+		}})
+	linkertest.WaitFor(t, "link", testWait, func() bool { return l.Linked(g.Info.NodeId) })
+	var evs []*pb.Event
+	for s := uint64(1); s <= 3; s++ {
+		evs = append(evs, &pb.Event{Seq: s, Conn: 7, Kind: &pb.Event_Message{Message: &pb.Message{}}})
+	}
+	g.Push(&pb.LinkResponse{Events: evs})
+	<-started
+	g.Break()
+	// A second Hello: the first session has ended (and was detached).
+	linkertest.WaitFor(t, "relinked", testWait, func() bool { h, _, _, _ := g.Snapshot(); return h == 2 })
+	close(release)
+	time.Sleep(50 * time.Millisecond) // events 2 and 3 would have run by now
+	mu.Lock()
+	defer mu.Unlock()
+	if !slices.Equal(ran, []uint64{1}) {
+		t.Fatalf("ran %v, want only [1]: events of a broken link must not start", ran)
+	}
+	if _, _, _, acks := g.Snapshot(); len(acks) != 0 {
+		t.Fatalf("acks %v after the link broke", acks)
+	}
+}
