@@ -3,6 +3,7 @@ package linker
 import (
 	"context"
 	"sync"
+	"sync/atomic"
 	"testing"
 
 	"github.com/gatewayworker/gatewayworker/internal/linker/linkertest"
@@ -48,7 +49,7 @@ func BenchmarkDispatch(b *testing.B) {
 	var wg sync.WaitGroup
 	d.run(context.Background(), stop, &wg)
 	defer func() { close(stop); wg.Wait() }()
-	k := &link{queue: newCmdQueue(1 << 20)}
+	k := &link{queue: newCmdQueue(1<<20, DefaultMaxQueueAge, new(atomic.Uint64))}
 	a := &acker{}
 	ev := &pb.Event{}
 	b.ReportAllocs()
