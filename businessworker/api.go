@@ -222,13 +222,17 @@ func setSessionCmd(conn uint64, session map[string]string) *pb.Command {
 }
 
 // UpdateSession merges update into the client's session and removes the
-// keys in deleteKeys.
+// keys in deleteKeys; the other keys keep their values.
 func (a *API) UpdateSession(ctx context.Context, clientID string, update map[string]string, deleteKeys ...string) error {
 	return a.toClient(ctx, clientID, func(conn uint64) *pb.Command {
-		return &pb.Command{Op: &pb.Command_SetSession{SetSession: &pb.SetSession{
-			Conn: conn, Session: maps.Clone(update), Merge: true, Delete: slices.Clone(deleteKeys),
-		}}}
+		return updateSessionCmd(conn, maps.Clone(update), slices.Clone(deleteKeys))
 	})
+}
+
+func updateSessionCmd(conn uint64, set map[string]string, del []string) *pb.Command {
+	return &pb.Command{Op: &pb.Command_SetSession{SetSession: &pb.SetSession{
+		Conn: conn, Session: set, Merge: true, Delete: del,
+	}}}
 }
 
 // Flush returns once every gateway has applied every command sent through
