@@ -71,13 +71,11 @@ func (q *cmdQueue) expireLocked(now time.Time) {
 // never waits forever.
 func (q *cmdQueue) push(ctx context.Context, up func() bool, items ...queued) error {
 	n := 0
-	now := q.now()
-	for i := range items {
-		n += items[i].size
-		items[i].at = now
+	for _, it := range items {
+		n += it.size
 	}
 	q.mu.Lock()
-	q.expireLocked(now)
+	q.expireLocked(q.now())
 	for q.bytes > 0 && q.bytes+n > q.max {
 		if q.closed {
 			q.mu.Unlock()
@@ -98,10 +96,15 @@ func (q *cmdQueue) push(ctx context.Context, up func() bool, items ...queued) er
 			return ctx.Err()
 		}
 		q.mu.Lock()
+		q.expireLocked(q.now())
 	}
 	if q.closed {
 		q.mu.Unlock()
 		return ErrNotLinked
+	}
+	now := q.now()
+	for i := range items {
+		items[i].at = now
 	}
 	q.items = append(q.items, items...)
 	q.bytes += n
