@@ -5,6 +5,7 @@ import (
 	"errors"
 	"maps"
 	"slices"
+	"strings"
 
 	"github.com/gatewayworker/gatewayworker/internal/clientid"
 	"github.com/gatewayworker/gatewayworker/internal/linker"
@@ -248,17 +249,33 @@ func (a *API) queryClient(ctx context.Context, clientID string, withSession bool
 	res, err := a.l.Query(ctx, []uint64{id.Node}, func(uint64) *pb.Query {
 		return &pb.Query{Kind: pb.Query_KIND_CLIENTS, Conns: []uint64{id.Conn}, WithSession: withSession}
 	})
-	// The one error a gateway gives to a query for one conn is "client not
-	// found"; the reply carries no code to tell it from others.
-	if err != nil && !errors.Is(err, ErrGateway) {
-		return nil, err
-	}
 	for _, c := range res.Clients {
 		if c.ID == id {
 			return c.Info, nil
 		}
 	}
-	return nil, nil
+	if err == nil || notFoundReply(err) {
+		return nil, nil
+	}
+	return nil, err
+}
+
+// gatewayNotFound is the text of the gateway's "client not found" error
+// (gateway.ErrClientNotFound); a reply carries its error as text only.
+const gatewayNotFound = "gateway: client not found"
+
+// notFoundReply reports whether err is one gateway's reply saying the
+// client is not found, and nothing else.
+func notFoundReply(err error) bool {
+	var ge *GatewayError
+	if !errors.As(err, &ge) || !errors.Is(ge.Err, ErrGateway) {
+		return false
+	}
+	// A joined error (several gateways) is not just "not found".
+	if u, ok := err.(interface{ Unwrap() []error }); ok && len(u.Unwrap()) != 1 {
+		return false
+	}
+	return strings.Contains(ge.Err.Error(), gatewayNotFound)
 }
 
 // IsOnline reports whether the client is connected. A client of a gateway
