@@ -106,6 +106,7 @@ type sessionWrite struct {
 	// version is the session version the gateway has once it applied the
 	// change, counting the change and this worker's earlier ones only.
 	version uint64
+	at      time.Time // when it was queued
 }
 
 func (sw *sessionWrite) applyTo(session map[string]string) {
@@ -128,8 +129,11 @@ type clientState struct {
 // event, or by sweep (its gateway left, the gateway routes the client to
 // another worker, or it was idle for Config.ClientIdleTimeout).
 type clientStates struct {
-	mu sync.Mutex
-	m  map[clientid.ID]*clientState
+	// maxAge is Config.MaxQueueAge: a change queued longer ago was applied
+	// or dropped unsent, and is no longer laid over events.
+	maxAge time.Duration
+	mu     sync.Mutex
+	m      map[clientid.ID]*clientState
 }
 
 // begin returns the remote address and the session the event should see,
@@ -155,7 +159,7 @@ func (s *clientStates) begin(id clientid.ID, ev *pb.Event, now time.Time) (remot
 	// Versions only grow: a change is applied once the gateway's version
 	// reached the one it leads to.
 	n := 0
-	for n < len(st.writes) && st.writes[n].version <= version {
+	for n < len(st.writes) && (st.writes[n].version <= version || now.Sub(st.writes[n].at) > s.maxAge) {
 		n++
 	}
 	if n > 0 {
@@ -186,7 +190,7 @@ func (s *clientStates) wrote(id clientid.ID, set map[string]string, del []string
 		st = &clientState{seen: now}
 		s.m[id] = st
 	}
-	st.writes = append(st.writes, sessionWrite{set: set, del: del, version: version + 1})
+	st.writes = append(st.writes, sessionWrite{set: set, del: del, version: version + 1, at: now})
 }
 
 func (s *clientStates) forget(id clientid.ID) {

@@ -13,7 +13,7 @@ import (
 // sees them laid over its session, sets and deletes, in order; once its
 // version shows a write-back applied, that one is no longer laid over.
 func TestClientStatesReadYourWrites(t *testing.T) {
-	s := clientStates{m: map[clientid.ID]*clientState{}}
+	s := clientStates{maxAge: time.Minute, m: map[clientid.ID]*clientState{}}
 	id := clientid.ID{Node: 1, Conn: 2}
 	now := time.Now()
 	ev := func(v uint64, session map[string]string) *pb.Event {
@@ -44,7 +44,18 @@ func TestClientStatesReadYourWrites(t *testing.T) {
 	if v != 6 || !maps.Equal(sess, applied) || len(s.m[id].writes) != 0 {
 		t.Fatalf("after both: %v %d (writes %v)", sess, v, s.m[id].writes)
 	}
-	if n := s.sweep(func(clientid.ID) bool { return true }, now.Add(time.Second)); n != 1 || s.len() != 0 {
+	// A change queued longer than MaxQueueAge ago was applied or dropped
+	// unsent: it is not laid over events any more.
+	s.wrote(id, map[string]string{"late": "1"}, nil, v, now)
+	_, sess, _ = s.begin(id, ev(6, applied), now.Add(30*time.Second))
+	if sess["late"] != "1" {
+		t.Fatalf("change not laid over within MaxQueueAge: %v", sess)
+	}
+	_, sess, v = s.begin(id, ev(6, applied), now.Add(2*time.Minute))
+	if v != 6 || !maps.Equal(sess, applied) {
+		t.Fatalf("change older than MaxQueueAge laid over: %v %d", sess, v)
+	}
+	if n := s.sweep(func(clientid.ID) bool { return true }, now.Add(3*time.Minute)); n != 1 || s.len() != 0 {
 		t.Fatalf("idle sweep forgot %d, left %d", n, s.len())
 	}
 }

@@ -41,7 +41,7 @@ func newWorker(cfg Config, src linker.Source) (*Worker, error) {
 	w := &Worker{
 		cfg:     cfg,
 		log:     cfg.Logger,
-		states:  clientStates{m: make(map[clientid.ID]*clientState)},
+		states:  clientStates{maxAge: cfg.MaxQueueAge, m: make(map[clientid.ID]*clientState)},
 		started: make(chan struct{}),
 	}
 	w.metrics.init()

@@ -57,9 +57,11 @@ func msgEvent(seq, conn uint64, data string) *pb.Event {
 
 func TestNewValidates(t *testing.T) {
 	for name, cfg := range map[string]Config{
-		"no registers": {Handler: BaseHandler{}},
-		"no handler":   {Registers: []string{"127.0.0.1:1"}},
-		"negative":     {Registers: []string{"127.0.0.1:1"}, Handler: BaseHandler{}, Concurrency: -1},
+		"no registers":  {Handler: BaseHandler{}},
+		"no handler":    {Registers: []string{"127.0.0.1:1"}},
+		"negative":      {Registers: []string{"127.0.0.1:1"}, Handler: BaseHandler{}, Concurrency: -1},
+		"negative idle": {Registers: []string{"127.0.0.1:1"}, Handler: BaseHandler{}, ClientIdleTimeout: -1},
+		"negative age":  {Registers: []string{"127.0.0.1:1"}, Handler: BaseHandler{}, MaxQueueAge: -1},
 	} {
 		if _, err := New(cfg); !errors.Is(err, ErrInvalidConfig) {
 			t.Errorf("%s: %v", name, err)
