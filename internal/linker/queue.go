@@ -13,7 +13,7 @@ import (
 type queued struct {
 	cmd  *pb.Command
 	size int
-	at   time.Time
+	at   time.Duration // since the queue's epoch (monotonic)
 }
 
 // cmdQueue is the ordered command queue of one gateway, bounded in bytes. It
@@ -22,6 +22,7 @@ type cmdQueue struct {
 	max    int
 	maxAge time.Duration // commands older than this are dropped unsent
 	now    func() time.Time
+	epoch  time.Time
 	// expired counts the commands dropped for age (shared by the Linker's
 	// queues).
 	expired *atomic.Uint64
@@ -35,15 +36,15 @@ type cmdQueue struct {
 }
 
 func newCmdQueue(max int, maxAge time.Duration, expired *atomic.Uint64) *cmdQueue {
-	return &cmdQueue{max: max, maxAge: maxAge, now: time.Now, expired: expired, notify: make(chan struct{}, 1)}
+	return &cmdQueue{max: max, maxAge: maxAge, now: time.Now, epoch: time.Now(), expired: expired, notify: make(chan struct{}, 1)}
 }
 
 // expireLocked drops the commands queued before now-maxAge. They are the
 // oldest, at the head, so the order of the rest is kept.
 func (q *cmdQueue) expireLocked(now time.Time) {
-	limit := now.Add(-q.maxAge)
+	limit := now.Sub(q.epoch) - q.maxAge
 	n, size := 0, 0
-	for q.head+n < len(q.items) && q.items[q.head+n].at.Before(limit) {
+	for q.head+n < len(q.items) && q.items[q.head+n].at < limit {
 		size += q.items[q.head+n].size
 		n++
 	}
@@ -102,9 +103,9 @@ func (q *cmdQueue) push(ctx context.Context, up func() bool, items ...queued) er
 		q.mu.Unlock()
 		return ErrNotLinked
 	}
-	now := q.now()
+	at := q.now().Sub(q.epoch)
 	for i := range items {
-		items[i].at = now
+		items[i].at = at
 	}
 	q.items = append(q.items, items...)
 	q.bytes += n

@@ -25,7 +25,7 @@ func TestQueueExpiresOldCommands(t *testing.T) {
 	var expired atomic.Uint64
 	q := newCmdQueue(1000, time.Minute, &expired)
 	now := time.Unix(1000, 0)
-	q.now = func() time.Time { return now }
+	q.now, q.epoch = func() time.Time { return now }, now
 	up := func() bool { return true }
 	item := func(i int) queued { it, _ := sized(sendCmd(i, 100)); return it }
 	ctx := context.Background()
