@@ -5,6 +5,7 @@ import (
 	"errors"
 	"maps"
 	"slices"
+	"strings"
 
 	"github.com/gatewayworker/gatewayworker/internal/clientid"
 	"github.com/gatewayworker/gatewayworker/internal/linker"
@@ -222,13 +223,17 @@ func setSessionCmd(conn uint64, session map[string]string) *pb.Command {
 }
 
 // UpdateSession merges update into the client's session and removes the
-// keys in deleteKeys.
+// keys in deleteKeys; the other keys keep their values.
 func (a *API) UpdateSession(ctx context.Context, clientID string, update map[string]string, deleteKeys ...string) error {
 	return a.toClient(ctx, clientID, func(conn uint64) *pb.Command {
-		return &pb.Command{Op: &pb.Command_SetSession{SetSession: &pb.SetSession{
-			Conn: conn, Session: maps.Clone(update), Merge: true, Delete: slices.Clone(deleteKeys),
-		}}}
+		return updateSessionCmd(conn, maps.Clone(update), slices.Clone(deleteKeys))
 	})
+}
+
+func updateSessionCmd(conn uint64, set map[string]string, del []string) *pb.Command {
+	return &pb.Command{Op: &pb.Command_SetSession{SetSession: &pb.SetSession{
+		Conn: conn, Session: set, Merge: true, Delete: del,
+	}}}
 }
 
 // Flush returns once every gateway has applied every command sent through
@@ -244,17 +249,33 @@ func (a *API) queryClient(ctx context.Context, clientID string, withSession bool
 	res, err := a.l.Query(ctx, []uint64{id.Node}, func(uint64) *pb.Query {
 		return &pb.Query{Kind: pb.Query_KIND_CLIENTS, Conns: []uint64{id.Conn}, WithSession: withSession}
 	})
-	// The one error a gateway gives to a query for one conn is "client not
-	// found"; the reply carries no code to tell it from others.
-	if err != nil && !errors.Is(err, ErrGateway) {
-		return nil, err
-	}
 	for _, c := range res.Clients {
 		if c.ID == id {
 			return c.Info, nil
 		}
 	}
-	return nil, nil
+	if err == nil || notFoundReply(err) {
+		return nil, nil
+	}
+	return nil, err
+}
+
+// gatewayNotFound is the text of the gateway's "client not found" error
+// (gateway.ErrClientNotFound); a reply carries its error as text only.
+const gatewayNotFound = "gateway: client not found"
+
+// notFoundReply reports whether err is one gateway's reply saying the
+// client is not found, and nothing else.
+func notFoundReply(err error) bool {
+	var ge *GatewayError
+	if !errors.As(err, &ge) || !errors.Is(ge.Err, ErrGateway) {
+		return false
+	}
+	// A joined error (several gateways) is not just "not found".
+	if u, ok := err.(interface{ Unwrap() []error }); ok && len(u.Unwrap()) != 1 {
+		return false
+	}
+	return strings.Contains(ge.Err.Error(), gatewayNotFound)
 }
 
 // IsOnline reports whether the client is connected. A client of a gateway

@@ -28,6 +28,17 @@ const (
 	// DefaultStopTimeout is how long Run waits for the events in hand at
 	// shutdown, and then again for the final flush and OnWorkerStop.
 	DefaultStopTimeout = 10 * time.Second
+	// DefaultClientIdleTimeout is how long a worker remembers a client
+	// (its remote address, its session changes not yet confirmed) after
+	// the client's last event.
+	DefaultClientIdleTimeout = time.Hour
+	// DefaultMaxQueueAge is how long a command may wait for its gateway
+	// (link down or too slow) before it is dropped unsent and counted.
+	DefaultMaxQueueAge = linker.DefaultMaxQueueAge
+	// DefaultClientSweepInterval is how often a worker forgets the clients
+	// it will get no more events of (their gateway left, or routes them to
+	// another worker) and idle ones.
+	DefaultClientSweepInterval = time.Second
 )
 
 // Config configures a Worker.
@@ -55,6 +66,21 @@ type Config struct {
 	SlowHandler time.Duration
 	// StopTimeout bounds the shutdown steps of Run (DefaultStopTimeout).
 	StopTimeout time.Duration
+	// ClientIdleTimeout is how long the worker remembers a client after its
+	// last event (DefaultClientIdleTimeout). The memory is the client's
+	// remote address and its session changes the gateway has not confirmed
+	// yet; a client forgotten while still connected shows RemoteAddr ""
+	// from then on. Clients of a gateway that left, and clients the gateway
+	// routes to another worker, are forgotten within
+	// DefaultClientSweepInterval.
+	ClientIdleTimeout time.Duration
+	// MaxQueueAge is how long a command (a send, a join, a session
+	// write-back...) may wait in the queue of a gateway whose link is down
+	// or too slow; older ones are dropped unsent and counted in
+	// gatewayworker_worker_commands_expired_total (DefaultMaxQueueAge).
+	// Commands for a gateway that is not in the set fail at once with
+	// ErrGatewayNotLinked.
+	MaxQueueAge time.Duration
 	// TLS, if set, secures the links to registers and gateways.
 	TLS *tls.Config
 	// Logger receives link changes and handler panics; nil discards.
@@ -74,11 +100,17 @@ func (c *Config) validate(haveSource bool) error {
 	if c.Handler == nil {
 		return fmt.Errorf("%w: Handler is required", ErrInvalidConfig)
 	}
-	if c.EventWindow < 0 || c.EventWindowBytes < 0 || c.StopTimeout < 0 {
-		return fmt.Errorf("%w: negative EventWindow, EventWindowBytes or StopTimeout", ErrInvalidConfig)
+	if c.EventWindow < 0 || c.EventWindowBytes < 0 || c.StopTimeout < 0 || c.ClientIdleTimeout < 0 || c.MaxQueueAge < 0 {
+		return fmt.Errorf("%w: negative EventWindow, EventWindowBytes, StopTimeout, ClientIdleTimeout or MaxQueueAge", ErrInvalidConfig)
 	}
 	if c.StopTimeout == 0 {
 		c.StopTimeout = DefaultStopTimeout
+	}
+	if c.ClientIdleTimeout == 0 {
+		c.ClientIdleTimeout = DefaultClientIdleTimeout
+	}
+	if c.MaxQueueAge == 0 {
+		c.MaxQueueAge = DefaultMaxQueueAge
 	}
 	c.Name = defaultName(c.Name)
 	if c.Logger == nil {

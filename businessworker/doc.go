@@ -40,10 +40,21 @@
 //
 // # Sessions
 //
-// Client.Session is the client's session as of the event. Changes the
-// handler makes to that map are written back to the gateway (replacing the
-// session) when the handler returns. The next events of the client see the
-// change even when the gateway sent them before the write-back was applied.
+// Client.Session is the client's session as of the event. When the handler
+// returns, the keys it set and deleted in that map are written back to the
+// gateway, which merges them into the session: keys that the API or a push
+// client changed meanwhile, and the handler did not touch, keep their new
+// values. The next events of the client on this worker see the handler's
+// changes even when the gateway read them before applying the write-back
+// (docs/concepts.md, "Sessions", says exactly when).
+//
+// # Start, gone gateways, stale commands
+//
+// The worker takes no event before OnWorkerStart returns: meanwhile it is
+// linked as a push client, so the API works. Calls for the clients of a
+// gateway that is not in the set fail at once with ErrGatewayNotLinked.
+// Commands for a listed gateway whose link is down wait for it, and are
+// dropped unsent (and counted) once older than Config.MaxQueueAge.
 //
 // # Timers
 //

@@ -20,7 +20,9 @@ import "context"
 // later. ctx is cancelled when the worker gives up on events in hand at
 // shutdown (Config.StopTimeout).
 type Handler interface {
-	// OnWorkerStart runs once when Run starts, before any event is handled.
+	// OnWorkerStart runs once when Run starts. The worker takes no event
+	// until it returns: meanwhile it is linked as a push client (the API
+	// works) and the gateways route events to the other workers.
 	OnWorkerStart(ctx context.Context, w *Worker)
 	// OnConnect: a client connected.
 	OnConnect(ctx context.Context, c *Client)

@@ -81,7 +81,7 @@ func (w *Worker) registerMetrics(r prometheus.Registerer) error {
 type collector struct {
 	w                                          *Worker
 	duration, panics, gateways, links, leading *prometheus.Desc
-	slow                                       *prometheus.Desc
+	slow, clientStates, expired                *prometheus.Desc
 }
 
 var _ prometheus.Collector = (*collector)(nil)
@@ -91,19 +91,21 @@ func newCollector(w *Worker) *collector {
 		return prometheus.NewDesc(metrics.Namespace+"_worker_"+name, help, labels, nil)
 	}
 	return &collector{
-		w:        w,
-		duration: d("event_duration_seconds", "Time to handle one client event (the handler and the session write-back), by event: connect (OnConnect and OnWebSocketConnect), message, close.", "event"),
-		panics:   d("handler_panics_total", "Handler calls that panicked (recovered and logged)."),
-		gateways: d("gateways", "Live gateways the register reports to this worker."),
-		links:    d("links", "Gateways this worker is linked to now."),
-		leading:  d("leader", "1 while this worker is the cluster leader (see Worker.IsLeader), else 0."),
-		slow:     d("slow_handlers_total", "Event handlers that ran longer than Config.SlowHandler (each counted once, while still running)."),
+		w:            w,
+		duration:     d("event_duration_seconds", "Time to handle one client event (the handler and the session write-back), by event: connect (OnConnect and OnWebSocketConnect), message, close.", "event"),
+		panics:       d("handler_panics_total", "Handler calls that panicked (recovered and logged)."),
+		gateways:     d("gateways", "Live gateways the register reports to this worker."),
+		links:        d("links", "Gateways this worker is linked to now."),
+		leading:      d("leader", "1 while this worker is the cluster leader (see Worker.IsLeader), else 0."),
+		clientStates: d("client_states", "Clients this worker remembers between their events (remote address, session changes not yet confirmed); see Config.ClientIdleTimeout."),
+		expired:      d("commands_expired_total", "Commands dropped unsent because they waited for their gateway longer than Config.MaxQueueAge."),
+		slow:         d("slow_handlers_total", "Event handlers that ran longer than Config.SlowHandler (each counted once, while still running)."),
 	}
 }
 
 // Describe implements prometheus.Collector.
 func (c *collector) Describe(ch chan<- *prometheus.Desc) {
-	for _, d := range []*prometheus.Desc{c.duration, c.panics, c.gateways, c.links, c.leading, c.slow} {
+	for _, d := range []*prometheus.Desc{c.duration, c.panics, c.gateways, c.links, c.leading, c.slow, c.clientStates, c.expired} {
 		ch <- d
 	}
 	c.w.metrics.grpc.Describe(ch)
@@ -133,5 +135,7 @@ func (c *collector) Collect(ch chan<- prometheus.Metric) {
 	ch <- prometheus.MustNewConstMetric(c.links, prometheus.GaugeValue, float64(linked))
 	ch <- prometheus.MustNewConstMetric(c.leading, prometheus.GaugeValue, leader)
 	ch <- prometheus.MustNewConstMetric(c.slow, prometheus.CounterValue, float64(w.l.SlowHandlers()))
+	ch <- prometheus.MustNewConstMetric(c.clientStates, prometheus.GaugeValue, float64(w.states.len()))
+	ch <- prometheus.MustNewConstMetric(c.expired, prometheus.CounterValue, float64(w.l.ExpiredCommands()))
 	w.metrics.grpc.Collect(ch)
 }

@@ -126,6 +126,8 @@ func ExampleConfig_metrics() {
 		fmt.Println(f.GetName(), f.GetType())
 	}
 	// Output:
+	// gatewayworker_worker_client_states GAUGE
+	// gatewayworker_worker_commands_expired_total COUNTER
 	// gatewayworker_worker_event_duration_seconds HISTOGRAM
 	// gatewayworker_worker_gateways GAUGE
 	// gatewayworker_worker_grpc_errors_total COUNTER

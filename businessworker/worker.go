@@ -4,14 +4,15 @@ import (
 	"context"
 	"fmt"
 	"log/slog"
-	"maps"
 	"runtime/debug"
+	"slices"
 	"sync"
 	"sync/atomic"
 	"time"
 
 	"github.com/gatewayworker/gatewayworker/internal/clientid"
 	"github.com/gatewayworker/gatewayworker/internal/linker"
+	"github.com/gatewayworker/gatewayworker/internal/rendezvous"
 	pb "github.com/gatewayworker/gatewayworker/proto/gatewayworker/v1"
 )
 
@@ -40,7 +41,7 @@ func newWorker(cfg Config, src linker.Source) (*Worker, error) {
 	w := &Worker{
 		cfg:     cfg,
 		log:     cfg.Logger,
-		states:  clientStates{m: make(map[clientid.ID]*clientState)},
+		states:  clientStates{maxAge: cfg.MaxQueueAge, m: make(map[clientid.ID]*clientState)},
 		started: make(chan struct{}),
 	}
 	w.metrics.init()
@@ -50,7 +51,9 @@ func newWorker(cfg Config, src linker.Source) (*Worker, error) {
 		Secret:       cfg.Secret,
 		Name:         cfg.Name,
 		Events:       true,
+		HoldEvents:   true, // until OnWorkerStart returns
 		Handler:      w.handle,
+		MaxQueueAge:  cfg.MaxQueueAge,
 		WindowEvents: cfg.EventWindow,
 		WindowBytes:  cfg.EventWindowBytes,
 		SlowHandler:  cfg.SlowHandler,
@@ -79,7 +82,9 @@ func (w *Worker) ID() string { return w.l.ID() }
 func (w *Worker) IsLeader() bool { return w.l.IsLeader() }
 
 // Run links to the gateways and handles events until ctx is done. It calls
-// OnWorkerStart first (events wait for it to return). When ctx is done it
+// OnWorkerStart first: meanwhile the worker is linked as a push client, so
+// the API works and the gateways route no event to it; once it returns, the
+// links are renewed as a worker's and events come. When ctx is done it
 // stops the timers, stops taking events and finishes those in hand (bounded
 // by StopTimeout; events not handled then go to other workers), flushes the
 // commands, calls OnWorkerStop, flushes again, unlinks and returns nil. It
@@ -95,10 +100,12 @@ func (w *Worker) Run(ctx context.Context) error {
 	w.log.Info("worker started", "name", w.cfg.Name, "id", w.ID())
 
 	w.safely("OnWorkerStart", func() { w.cfg.Handler.OnWorkerStart(ctx, w) })
+	w.l.OpenEvents()
 	close(w.started)
 	tctx, stopTimers := context.WithCancel(ctx)
 	var timers sync.WaitGroup
 	timers.Go(func() { w.timers.run(tctx, w) })
+	timers.Go(func() { w.sweepClients(tctx) })
 
 	var err error
 	select {
@@ -142,7 +149,7 @@ func (w *Worker) handle(ctx context.Context, ev linker.Event) {
 	defer w.metrics.handled(ev.Ev, time.Now())
 	e := ev.Ev
 	id := clientid.ID{Node: ev.Gateway, Conn: e.GetConn()}
-	remote, session, version := w.states.begin(id, e)
+	remote, session, version := w.states.begin(id, e, time.Now())
 	c := &Client{
 		w:           w,
 		id:          id,
@@ -173,15 +180,67 @@ func (w *Worker) handle(ctx context.Context, ev linker.Event) {
 		w.log.Warn("unknown event kind", "client", c.idStr)
 		return
 	}
-	if c.changed() {
-		session := maps.Clone(c.session)
-		// The command is queued before the event is acked, on the same link,
-		// so the gateway applies it before it forgets the event.
-		if err := w.l.Enqueue(ctx, id.Node, setSessionCmd(id.Conn, session)); err != nil {
+	if set, del := c.changes(); len(set) > 0 || len(del) > 0 {
+		// Only the keys the handler set and deleted: the gateway merges
+		// them, keeping what the API changed meanwhile. The command is
+		// queued before the event is acked, on the same link, so the
+		// gateway applies it before it forgets the event.
+		if err := w.l.Enqueue(ctx, id.Node, updateSessionCmd(id.Conn, set, del)); err != nil {
 			w.log.Warn("session write-back", "client", c.idStr, "err", err)
 			return
 		}
-		w.states.wrote(id, session, version)
+		w.states.wrote(id, set, del, version, time.Now())
+	}
+}
+
+// sweepClients forgets, every sweepInterval until ctx is done, the clients
+// this worker will get no more events of: those of a gateway that left the
+// set, those the gateway now routes to another worker (a worker joined),
+// and those idle for ClientIdleTimeout.
+func (w *Worker) sweepClients(ctx context.Context) {
+	t := time.NewTicker(w.sweepInterval())
+	defer t.Stop()
+	for {
+		select {
+		case <-t.C:
+			w.sweepOnce(time.Now())
+		case <-ctx.Done():
+			return
+		}
+	}
+}
+
+// sweepInterval is how often sweepClients runs: DefaultClientSweepInterval,
+// or more often for a short ClientIdleTimeout.
+func (w *Worker) sweepInterval() time.Duration {
+	return min(DefaultClientSweepInterval, max(w.cfg.ClientIdleTimeout/4, time.Millisecond))
+}
+
+func (w *Worker) sweepOnce(now time.Time) {
+	nodes := w.l.Nodes()
+	// owner[node] picks the worker the gateway routes a client to; nil
+	// when that cannot be told now (link down, or this worker not in the
+	// gateway's set yet): keep its clients.
+	owner := make(map[uint64]func(conn uint64) bool, len(nodes))
+	for _, n := range nodes {
+		ids := w.l.GatewayWorkers(n)
+		if !slices.Contains(ids, w.ID()) {
+			owner[n] = nil
+			continue
+		}
+		hashes := make([]uint64, len(ids))
+		for i, id := range ids {
+			hashes[i] = rendezvous.HashString(id)
+		}
+		self := slices.Index(ids, w.ID())
+		owner[n] = func(conn uint64) bool { return rendezvous.Pick(rendezvous.Key(n, conn), hashes) == self }
+	}
+	forgot := w.states.sweep(func(id clientid.ID) bool {
+		mine, live := owner[id.Node]
+		return live && (mine == nil || mine(id.Conn))
+	}, now.Add(-w.cfg.ClientIdleTimeout))
+	if forgot > 0 {
+		w.log.Debug("forgot clients", "n", forgot)
 	}
 }
 

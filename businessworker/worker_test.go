@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"maps"
 	"slices"
 	"sync"
 	"testing"
@@ -33,6 +34,12 @@ func startWorker(t *testing.T, cfg Config, src *linkertest.Source) *Worker {
 			t.Errorf("Run: %v", err)
 		}
 	})
+	// From then on the links are a worker's (Hello with events).
+	select {
+	case <-w.started:
+	case <-time.After(testWait):
+		t.Fatal("OnWorkerStart did not return")
+	}
 	return w
 }
 
@@ -42,9 +49,11 @@ func msgEvent(seq, conn uint64, data string) *pb.Event {
 
 func TestNewValidates(t *testing.T) {
 	for name, cfg := range map[string]Config{
-		"no registers": {Handler: BaseHandler{}},
-		"no handler":   {Registers: []string{"127.0.0.1:1"}},
-		"negative":     {Registers: []string{"127.0.0.1:1"}, Handler: BaseHandler{}, EventWindow: -1},
+		"no registers":  {Handler: BaseHandler{}},
+		"no handler":    {Registers: []string{"127.0.0.1:1"}},
+		"negative":      {Registers: []string{"127.0.0.1:1"}, Handler: BaseHandler{}, EventWindow: -1},
+		"negative idle": {Registers: []string{"127.0.0.1:1"}, Handler: BaseHandler{}, ClientIdleTimeout: -1},
+		"negative age":  {Registers: []string{"127.0.0.1:1"}, Handler: BaseHandler{}, MaxQueueAge: -1},
 	} {
 		if _, err := New(cfg); !errors.Is(err, ErrInvalidConfig) {
 			t.Errorf("%s: %v", name, err)
@@ -203,8 +212,8 @@ func TestSessionWriteBackRace(t *testing.T) {
 			sets = append(sets, s)
 		}
 	}
-	if len(sets) != 1 || sets[0].GetConn() != 7 || sets[0].GetMerge() || sets[0].GetSession()["n"] != "1" {
-		t.Fatalf("write-backs %v, want one replace of conn 7 with n=1", sets)
+	if len(sets) != 1 || sets[0].GetConn() != 7 || !sets[0].GetMerge() || !maps.Equal(sets[0].GetSession(), map[string]string{"n": "1"}) || len(sets[0].GetDelete()) != 0 {
+		t.Fatalf("write-backs %v, want one merge of conn 7 setting n=1", sets)
 	}
 }
 

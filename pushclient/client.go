@@ -21,6 +21,9 @@ const (
 	DefaultName = "pushclient"
 	// DefaultQueryTimeout bounds a query or Flush whose ctx has no deadline.
 	DefaultQueryTimeout = linker.DefaultQueryTimeout
+	// DefaultMaxQueueAge is how long a command may wait for its gateway
+	// (link down or too slow) before it is dropped unsent.
+	DefaultMaxQueueAge = linker.DefaultMaxQueueAge
 )
 
 // Config configures a Client.
@@ -37,6 +40,12 @@ type Config struct {
 	// QueryTimeout bounds a query or Flush whose ctx has no deadline
 	// (DefaultQueryTimeout).
 	QueryTimeout time.Duration
+	// MaxQueueAge is how long a command may wait in the queue of a gateway
+	// whose link is down or too slow; older ones are dropped unsent, not
+	// replayed when the gateway comes back (DefaultMaxQueueAge). Commands
+	// for a gateway that is not in the set fail at once with
+	// businessworker.ErrGatewayNotLinked.
+	MaxQueueAge time.Duration
 	// Logger receives link changes; nil discards.
 	Logger *slog.Logger
 }
@@ -54,8 +63,8 @@ func New(cfg Config) (*Client, error) {
 	if len(cfg.Registers) == 0 {
 		return nil, fmt.Errorf("%w: Registers is required", ErrInvalidConfig)
 	}
-	if cfg.QueryTimeout < 0 {
-		return nil, fmt.Errorf("%w: negative QueryTimeout", ErrInvalidConfig)
+	if cfg.QueryTimeout < 0 || cfg.MaxQueueAge < 0 {
+		return nil, fmt.Errorf("%w: negative QueryTimeout or MaxQueueAge", ErrInvalidConfig)
 	}
 	return newClient(cfg, linker.Config{Registers: cfg.Registers})
 }
@@ -69,6 +78,7 @@ func newClient(cfg Config, base linker.Config) (*Client, error) {
 	base.Secret = cfg.Secret
 	base.Name = name(cfg.Name)
 	base.QueryTimeout = cfg.QueryTimeout
+	base.MaxQueueAge = cfg.MaxQueueAge
 	base.Logger = cfg.Logger
 	base.Lazy = true
 	if cfg.TLS != nil {

@@ -26,6 +26,9 @@ func TestNewValidates(t *testing.T) {
 	if _, err := New(Config{Registers: []string{"127.0.0.1:1"}, QueryTimeout: -1}); !errors.Is(err, ErrInvalidConfig) {
 		t.Fatalf("negative timeout: %v", err)
 	}
+	if _, err := New(Config{Registers: []string{"127.0.0.1:1"}, MaxQueueAge: -1}); !errors.Is(err, ErrInvalidConfig) {
+		t.Fatalf("negative MaxQueueAge: %v", err)
+	}
 	c, err := New(Config{Registers: []string{"127.0.0.1:1"}})
 	if err != nil || len(c.ID()) != 32 {
 		t.Fatalf("New: %v, id %q", err, c.ID())

@@ -4,6 +4,7 @@ import (
 	"context"
 	"fmt"
 	"sync"
+	"sync/atomic"
 	"testing"
 
 	"github.com/gatewayworker/gatewayworker/internal/linker/linkertest"
@@ -52,7 +53,7 @@ func BenchmarkDispatch(b *testing.B) {
 			var wg sync.WaitGroup
 			d.run(context.Background(), stop, &wg)
 			defer func() { close(stop); wg.Wait() }()
-			k := &link{queue: newCmdQueue(1 << 20)}
+			k := &link{queue: newCmdQueue(1<<20, DefaultMaxQueueAge, new(atomic.Uint64))}
 			a := &acker{}
 			evs := make([]*pb.Event, clients)
 			for i := range evs {

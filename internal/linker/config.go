@@ -32,6 +32,11 @@ const (
 	// (64 MiB). Past it, enqueuing blocks (bounded by the caller's ctx) while
 	// the link is up, and fails with ErrLinkDown while it is down.
 	DefaultMaxQueueBytes = 64 << 20
+	// DefaultMaxQueueAge is how long a command may wait in a gateway's queue
+	// (while its link is down, or behind a slow link) before it is dropped
+	// unsent and counted (Linker.ExpiredCommands): a gateway that comes back
+	// later does not get stale commands replayed.
+	DefaultMaxQueueAge = 30 * time.Second
 	// DefaultAckDelay is the longest an ack waits to be coalesced with later
 	// ones while events of the link are still in hand.
 	DefaultAckDelay = 5 * time.Millisecond
@@ -87,6 +92,10 @@ type Config struct {
 	// and Handler is required.
 	Events  bool
 	Handler EventHandler
+	// HoldEvents, with Events, links as a push client (no events) until
+	// OpenEvents is called, e.g. while the worker starts: commands and
+	// queries work, and no event comes.
+	HoldEvents bool
 	// WindowEvents and WindowBytes are the window asked of each gateway:
 	// the most events (and bytes) in flight to this worker on one link
 	// (DefaultWindowEvents, DefaultWindowBytes; a gateway may allow
@@ -107,6 +116,7 @@ type Config struct {
 	MaxBatchBytes          int           // DefaultMaxBatchBytes
 	MaxBatchCommands       int           // DefaultMaxBatchCommands
 	MaxQueueBytes          int           // DefaultMaxQueueBytes
+	MaxQueueAge            time.Duration // DefaultMaxQueueAge
 	AckDelay               time.Duration // DefaultAckDelay
 	QueryTimeout           time.Duration // DefaultQueryTimeout
 	ConnectWait            time.Duration // DefaultConnectWait
@@ -124,7 +134,7 @@ func (c *Config) setDefaults() error {
 		return fmt.Errorf("%w: Handler required with Events", ErrConfig)
 	}
 	if c.WindowEvents < 0 || c.WindowBytes < 0 || c.MaxBatchBytes < 0 || c.MaxBatchCommands < 0 || c.MaxQueueBytes < 0 ||
-		c.AckDelay < 0 || c.QueryTimeout < 0 || c.ConnectWait < 0 || c.DialTimeout < 0 ||
+		c.MaxQueueAge < 0 || c.AckDelay < 0 || c.QueryTimeout < 0 || c.ConnectWait < 0 || c.DialTimeout < 0 ||
 		c.CloseTimeout < 0 || c.MinBackoff < 0 || c.MaxBackoff < 0 {
 		return fmt.Errorf("%w: negative value", ErrConfig)
 	}
@@ -144,6 +154,7 @@ func (c *Config) setDefaults() error {
 	def(&c.MaxBatchBytes, DefaultMaxBatchBytes)
 	def(&c.MaxBatchCommands, DefaultMaxBatchCommands)
 	def(&c.MaxQueueBytes, DefaultMaxQueueBytes)
+	defDur(&c.MaxQueueAge, DefaultMaxQueueAge)
 	defDur(&c.AckDelay, DefaultAckDelay)
 	defDur(&c.QueryTimeout, DefaultQueryTimeout)
 	defDur(&c.ConnectWait, DefaultConnectWait)

@@ -46,7 +46,7 @@ func newLink(l *Linker, info *pb.GatewayInfo) *link {
 		l:       l,
 		node:    info.GetNodeId(),
 		info:    info,
-		queue:   newCmdQueue(l.cfg.MaxQueueBytes),
+		queue:   newCmdQueue(l.cfg.MaxQueueBytes, l.cfg.MaxQueueAge, &l.expired),
 		firstUp: make(chan struct{}),
 		pending: make(map[uint64]chan replyResult),
 	}
@@ -65,7 +65,11 @@ func (k *link) run(ctx context.Context) {
 	bo := discovery.Backoff{Min: k.l.cfg.MinBackoff, Max: k.l.cfg.MaxBackoff}
 	failing := false // log the first failure of a series only, not every retry
 	for {
-		established, err := k.session(ctx)
+		sctx, relink := k.l.sessionCtx(ctx, k)
+		established, err := k.session(sctx)
+		if relink() && ctx.Err() == nil {
+			continue // OpenEvents ended it: link again at once, as a worker
+		}
 		if ctx.Err() != nil {
 			if established {
 				log.Info("unlinked")
@@ -112,7 +116,7 @@ func (k *link) session(ctx context.Context) (established bool, err error) {
 		return false, err
 	}
 	hello := &pb.LinkRequest{Hello: &pb.Hello{
-		LinkerId: k.l.id, Name: cfg.Name, Events: cfg.Events,
+		LinkerId: k.l.id, Name: cfg.Name, Events: k.l.takesEvents(),
 		WindowEvents: uint32(min(cfg.WindowEvents, math.MaxUint32)), WindowBytes: uint64(cfg.WindowBytes),
 	}}
 	if err := stream.Send(hello); err != nil {

@@ -38,6 +38,8 @@ type Linker struct {
 	slowHandlers  atomic.Uint64
 	nextID        atomic.Uint64
 	eventsStopped atomic.Bool
+	eventsOpen    atomic.Bool   // with HoldEvents: OpenEvents was called
+	expired       atomic.Uint64 // commands dropped for age (queue.go)
 
 	mu             sync.RWMutex
 	state          int
@@ -47,6 +49,13 @@ type Linker struct {
 	closed         chan struct{} // closed when Run has returned
 	cancelHandlers context.CancelFunc
 	stopBg         context.CancelFunc // cancels the Run started by Start
+	// pushSessions are the sessions up without events (HoldEvents), with
+	// their cancel funcs: OpenEvents ends them so that they relink as a
+	// worker.
+	pushSessions map[*link]context.CancelFunc
+	// relinking are the links whose push session OpenEvents ended and that
+	// have not started their next session.
+	relinking map[*link]struct{}
 }
 
 // New validates cfg and returns a Linker; Run starts it.
@@ -59,12 +68,14 @@ func New(cfg Config) (*Linker, error) {
 		return nil, fmt.Errorf("linker: linker id: %w", err)
 	}
 	l := &Linker{
-		cfg:    cfg,
-		id:     hex.EncodeToString(raw[:]),
-		log:    cfg.Logger,
-		links:  make(map[uint64]*link),
-		ready:  make(chan struct{}),
-		closed: make(chan struct{}),
+		cfg:          cfg,
+		id:           hex.EncodeToString(raw[:]),
+		log:          cfg.Logger,
+		links:        make(map[uint64]*link),
+		pushSessions: make(map[*link]context.CancelFunc),
+		relinking:    make(map[*link]struct{}),
+		ready:        make(chan struct{}),
+		closed:       make(chan struct{}),
 	}
 	l.log = l.log.With("linker", l.id)
 	if cfg.Events {
@@ -362,7 +373,10 @@ func sized(cmd *pb.Command) (queued, error) {
 }
 
 // Enqueue queues cmds, in order, for the gateway node. It returns once they
-// are queued (they are sent asynchronously).
+// are queued (they are sent asynchronously). It fails at once with
+// ErrNotLinked when node is not in the gateway set. Commands still queued
+// MaxQueueAge after the call (the link is down, or too slow) are dropped
+// unsent and counted in ExpiredCommands.
 func (l *Linker) Enqueue(ctx context.Context, node uint64, cmds ...*pb.Command) error {
 	items := make([]queued, len(cmds))
 	for i, c := range cmds {
@@ -514,3 +528,93 @@ func (l *Linker) Flush(ctx context.Context) error {
 }
 
 func formatNode(node uint64) string { return clientid.FormatNode(node) }
+
+// ExpiredCommands returns the number of commands dropped unsent because they
+// waited in a gateway's queue longer than MaxQueueAge.
+func (l *Linker) ExpiredCommands() uint64 { return l.expired.Load() }
+
+// GatewayWorkers returns the worker ids the gateway node last reported over
+// a link that is up, sorted; nil when the node is not linked now.
+func (l *Linker) GatewayWorkers(node uint64) []string {
+	l.mu.RLock()
+	k := l.links[node]
+	l.mu.RUnlock()
+	if k == nil {
+		return nil
+	}
+	return k.workerSet()
+}
+
+// takesEvents reports whether a new link session says Hello as a worker.
+func (l *Linker) takesEvents() bool {
+	return l.cfg.Events && (!l.cfg.HoldEvents || l.eventsOpen.Load())
+}
+
+// OpenEvents makes a Linker configured with HoldEvents a worker. Its
+// sessions so far said Hello without events (as a push client, to which
+// gateways route no event); each is ended like at shutdown (the commands
+// queued are sent first) and the link is made again at once as a worker's,
+// so that the gateways start routing events to it. OpenEvents returns once
+// those links are up again, or after DialTimeout+CloseTimeout for a gateway
+// that does not answer. Replies awaited on an ended session fail with
+// ErrLinkDown, and so do queries made while its link is remade.
+// OpenEvents is idempotent; without HoldEvents it does nothing.
+func (l *Linker) OpenEvents() {
+	if !l.cfg.Events || !l.cfg.HoldEvents || l.eventsOpen.Swap(true) {
+		return
+	}
+	l.mu.Lock()
+	ended := l.pushSessions
+	l.pushSessions = make(map[*link]context.CancelFunc)
+	for k := range ended {
+		l.relinking[k] = struct{}{}
+	}
+	l.mu.Unlock()
+	for _, end := range ended {
+		end()
+	}
+	deadline := time.Now().Add(l.cfg.DialTimeout + l.cfg.CloseTimeout)
+	for time.Now().Before(deadline) {
+		l.mu.RLock()
+		waiting := false
+		for k := range ended {
+			_, again := l.relinking[k]
+			if l.links[k.node] == k && (again || !k.isUp()) {
+				waiting = true
+				break
+			}
+		}
+		l.mu.RUnlock()
+		if !waiting {
+			break
+		}
+		time.Sleep(5 * time.Millisecond)
+	}
+	l.mu.Lock()
+	for k := range ended {
+		delete(l.relinking, k)
+	}
+	l.mu.Unlock()
+}
+
+// sessionCtx returns the ctx of k's next session (link.run). A session of a
+// worker still holding its events (HoldEvents) says Hello without events
+// and can be ended by OpenEvents; relink reports, once the session is over,
+// whether OpenEvents ended it.
+func (l *Linker) sessionCtx(ctx context.Context, k *link) (sctx context.Context, relink func() bool) {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	delete(l.relinking, k)
+	if l.takesEvents() || !l.cfg.Events {
+		return ctx, func() bool { return false }
+	}
+	sctx, cancel := context.WithCancel(ctx)
+	l.pushSessions[k] = cancel
+	return sctx, func() bool {
+		l.mu.Lock()
+		delete(l.pushSessions, k)
+		l.mu.Unlock()
+		cancel()
+		return l.eventsOpen.Load()
+	}
+}

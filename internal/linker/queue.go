@@ -3,35 +3,71 @@ package linker
 import (
 	"context"
 	"sync"
+	"sync/atomic"
+	"time"
 
 	pb "github.com/gatewayworker/gatewayworker/proto/gatewayworker/v1"
 )
 
-// queued is a command with its encoded size.
+// queued is a command with its encoded size and the time it was queued.
 type queued struct {
 	cmd  *pb.Command
 	size int
+	at   time.Duration // since the queue's epoch (monotonic)
 }
 
 // cmdQueue is the ordered command queue of one gateway, bounded in bytes. It
 // outlives link sessions.
 type cmdQueue struct {
 	max    int
-	mu     sync.Mutex
-	items  []queued
-	head   int
-	bytes  int
-	space  chan struct{} // closed when bytes drop under max; nil if nobody waits
-	notify chan struct{} // cap 1: wakes the sender
-	closed bool
+	maxAge time.Duration // commands older than this are dropped unsent
+	now    func() time.Time
+	epoch  time.Time
+	// expired counts the commands dropped for age (shared by the Linker's
+	// queues).
+	expired *atomic.Uint64
+	mu      sync.Mutex
+	items   []queued
+	head    int
+	bytes   int
+	space   chan struct{} // closed when bytes drop under max; nil if nobody waits
+	notify  chan struct{} // cap 1: wakes the sender
+	closed  bool
 }
 
-func newCmdQueue(max int) *cmdQueue {
-	return &cmdQueue{max: max, notify: make(chan struct{}, 1)}
+func newCmdQueue(max int, maxAge time.Duration, expired *atomic.Uint64) *cmdQueue {
+	return &cmdQueue{max: max, maxAge: maxAge, now: time.Now, epoch: time.Now(), expired: expired, notify: make(chan struct{}, 1)}
 }
 
-// push appends cmds in order. When the queue is over budget it waits for
-// room (bounded by ctx) if up reports the link is up, and fails with
+// expireLocked drops the commands queued before now-maxAge. They are the
+// oldest, at the head, so the order of the rest is kept.
+func (q *cmdQueue) expireLocked(now time.Time) {
+	limit := now.Sub(q.epoch) - q.maxAge
+	n, size := 0, 0
+	for q.head+n < len(q.items) && q.items[q.head+n].at < limit {
+		size += q.items[q.head+n].size
+		n++
+	}
+	if n == 0 {
+		return
+	}
+	clear(q.items[q.head : q.head+n])
+	q.head += n
+	q.bytes -= size
+	if q.head == len(q.items) {
+		q.items = q.items[:0]
+		q.head = 0
+	}
+	q.expired.Add(uint64(n))
+	if q.space != nil && q.bytes < q.max {
+		close(q.space)
+		q.space = nil
+	}
+}
+
+// push appends cmds in order, stamped with the time. Commands queued longer
+// than maxAge ago are dropped first. When the queue is over budget it waits
+// for room (bounded by ctx) if up reports the link is up, and fails with
 // ErrLinkDown if not. An empty queue takes any command, so one large command
 // never waits forever.
 func (q *cmdQueue) push(ctx context.Context, up func() bool, items ...queued) error {
@@ -40,6 +76,7 @@ func (q *cmdQueue) push(ctx context.Context, up func() bool, items ...queued) er
 		n += it.size
 	}
 	q.mu.Lock()
+	q.expireLocked(q.now())
 	for q.bytes > 0 && q.bytes+n > q.max {
 		if q.closed {
 			q.mu.Unlock()
@@ -60,10 +97,15 @@ func (q *cmdQueue) push(ctx context.Context, up func() bool, items ...queued) er
 			return ctx.Err()
 		}
 		q.mu.Lock()
+		q.expireLocked(q.now())
 	}
 	if q.closed {
 		q.mu.Unlock()
 		return ErrNotLinked
+	}
+	at := q.now().Sub(q.epoch)
+	for i := range items {
+		items[i].at = at
 	}
 	q.items = append(q.items, items...)
 	q.bytes += n
@@ -79,11 +121,13 @@ func (q *cmdQueue) wake() {
 	}
 }
 
-// take removes up to maxCmds commands or maxBytes bytes (at least one
-// command if any is queued) and appends them to dst.
+// take drops the commands queued longer than maxAge ago, then removes up to
+// maxCmds commands or maxBytes bytes (at least one command if any is
+// queued) and appends them to dst.
 func (q *cmdQueue) take(dst []*pb.Command, maxCmds, maxBytes int) []*pb.Command {
 	q.mu.Lock()
 	defer q.mu.Unlock()
+	q.expireLocked(q.now())
 	size := 0
 	for q.head < len(q.items) && len(dst) < maxCmds {
 		it := q.items[q.head]
