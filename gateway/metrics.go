@@ -122,6 +122,7 @@ type collector struct {
 	handshakes, msgsIn, bytesIn, msgsOut, bytesOut, fanout     *prometheus.Desc
 	slow, heartbeat, rateLimited, protocol, frameTimeout       *prometheus.Desc
 	dropped, redelivered, linksRejected                        *prometheus.Desc
+	refusals                                                   *prometheus.Desc
 }
 
 var _ prometheus.Collector = (*collector)(nil)
@@ -153,6 +154,8 @@ func newCollector(g *Gateway) *collector {
 		dropped:       d("events_dropped_total", "Client events dropped: no worker linked (reason=no_worker), or past max unacked (reason=overflow).", "reason"),
 		redelivered:   d("events_redelivered_total", "Unacknowledged events handed to another worker after a link broke."),
 		linksRejected: d("links_rejected_total", "Internal calls refused for a missing or wrong cluster secret."),
+		refusals: d("handshake_refusals_total", "Client connections refused by a limit, by cause: max_handshakes (503), max_connections (503), "+
+			"connections_per_ip (503), rate_per_ip (429), proxy_header (closed: PROXY header missing, invalid or from an untrusted address).", "cause"),
 	}
 }
 
@@ -162,6 +165,7 @@ func (c *collector) Describe(ch chan<- *prometheus.Desc) {
 		c.connections, c.groups, c.uids, c.links, c.announced, c.ready, c.queued,
 		c.handshakes, c.msgsIn, c.bytesIn, c.msgsOut, c.bytesOut, c.fanout,
 		c.slow, c.heartbeat, c.rateLimited, c.protocol, c.frameTimeout, c.dropped, c.redelivered, c.linksRejected,
+		c.refusals,
 	} {
 		ch <- d
 	}
@@ -211,6 +215,11 @@ func (c *collector) Collect(ch chan<- prometheus.Metric) {
 	counter(c.dropped, st.EventsOverflow, "overflow")
 	counter(c.redelivered, st.EventsRedelivered)
 	counter(c.linksRejected, st.LinksRejected)
+	counter(c.refusals, st.OverHandshakes, refusedMaxHandshakes)
+	counter(c.refusals, st.OverLimit, refusedMaxConnections)
+	counter(c.refusals, st.OverConnectionsIP, refusedConnectionsPerIP)
+	counter(c.refusals, st.OverHandshakeRate, refusedRatePerIP)
+	counter(c.refusals, st.ProxyHeaderRefused, refusedProxyHeader)
 	m.grpc.Collect(ch)
 }
 

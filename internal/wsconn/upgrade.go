@@ -60,6 +60,18 @@ func (h *Handshake) Get(name string) string {
 	return ""
 }
 
+// Values returns the values of every header named name (any case), in
+// order.
+func (h *Handshake) Values(name string) []string {
+	var v []string
+	for _, hd := range h.Headers {
+		if strings.EqualFold(hd.Name, name) {
+			v = append(v, hd.Value)
+		}
+	}
+	return v
+}
+
 // UpgradeConfig configures Upgrade. The zero value (or a nil pointer) accepts
 // any origin with the default limits.
 type UpgradeConfig struct {

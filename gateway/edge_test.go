@@ -1,0 +1,264 @@
+package gateway
+
+import (
+	"net/http"
+	"net/netip"
+	"testing"
+
+	"github.com/gorilla/websocket"
+
+	"github.com/gatewayworker/gatewayworker/internal/proxyproto"
+	pb "github.com/gatewayworker/gatewayworker/proto/gatewayworker/v1"
+)
+
+// Issue 12: subprotocols, per-address limits, PROXY protocol and
+// X-Forwarded-For, end to end with real clients and a linked worker.
+
+// dialProtocols connects a gorilla/websocket client offering protocols.
+func dialProtocols(t *testing.T, addr string, protocols ...string) *websocket.Conn {
+	t.Helper()
+	d := websocket.Dialer{HandshakeTimeout: waitFor, Subprotocols: protocols}
+	c, resp, err := d.Dial("ws://"+addr+"/", nil)
+	if err != nil {
+		status := 0
+		if resp != nil {
+			status = resp.StatusCode
+		}
+		t.Fatalf("dial: %v (status %d)", err, status)
+	}
+	t.Cleanup(func() { _ = c.Close() })
+	return c
+}
+
+func TestSubprotocolNegotiated(t *testing.T) {
+	tg := startGateway(t, Config{
+		Subprotocols: []string{"chat.v1", "chat.v2"},
+		OnHandshake: func(h *Handshake) error {
+			if h.Header("X-Legacy") != "" && h.Subprotocol != "" {
+				h.Subprotocol = "chat.v1" // the hook may choose another offered one
+			}
+			return nil
+		},
+	})
+	w := dialLink(t, tg.lan, "", "w1", true)
+
+	tests := []struct {
+		name   string
+		offer  []string
+		legacy bool
+		want   string
+	}{
+		{"first of the client's offer that is supported", []string{"graphql-ws", "chat.v2", "chat.v1"}, false, "chat.v2"},
+		{"none supported", []string{"mqtt"}, false, ""},
+		{"no offer", nil, false, ""},
+		{"the hook's choice", []string{"chat.v2", "chat.v1"}, true, "chat.v1"},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			d := websocket.Dialer{HandshakeTimeout: waitFor, Subprotocols: tt.offer}
+			hdr := http.Header{}
+			if tt.legacy {
+				hdr.Set("X-Legacy", "1")
+			}
+			c, _, err := d.Dial("ws://"+tg.public+"/", hdr)
+			if err != nil {
+				t.Fatal(err)
+			}
+			defer c.Close()
+			if got := c.Subprotocol(); got != tt.want {
+				t.Fatalf("client sees %q, want %q", got, tt.want)
+			}
+			ev := w.connectEvent()
+			if got := ev.GetConnect().GetSubprotocol(); got != tt.want {
+				t.Fatalf("worker sees %q, want %q", got, tt.want)
+			}
+			// The connection works: a message goes through to the worker.
+			if err := c.WriteMessage(websocket.TextMessage, []byte("hello")); err != nil {
+				t.Fatal(err)
+			}
+			if m := w.event().GetMessage(); string(m.GetData()) != "hello" {
+				t.Fatalf("message %q", m.GetData())
+			}
+			_ = c.Close()
+			for w.event().GetClose() == nil {
+			}
+		})
+	}
+	if _, err := New(Config{Subprotocols: []string{"a b"}}); err == nil {
+		t.Fatal("a subprotocol that is not a token was accepted")
+	}
+}
+
+func TestMaxConnectionsPerIP(t *testing.T) {
+	tg := startGateway(t, Config{MaxConnectionsPerIP: 2})
+	a := upgradeRaw(t, tg.public)
+	upgradeRaw(t, tg.public)
+	third := dialRaw(t, tg.public)
+	if resp := third.request(upgradeRequest("/")); resp.StatusCode != http.StatusServiceUnavailable {
+		t.Fatalf("third client: status %d, want 503", resp.StatusCode)
+	}
+	if st := tg.Stats(); st.OverConnectionsIP != 1 || st.Rejected != 1 {
+		t.Fatalf("refusals counted: %+v", st)
+	}
+	// A closed client frees its slot.
+	_ = a.nc.Close()
+	eventually(t, "slot freed", func() bool { return tg.Stats().Clients == 1 })
+	upgradeRaw(t, tg.public)
+	if n := tg.edge.limiter.Len(); n != 1 {
+		t.Fatalf("limiter tracks %d addresses", n)
+	}
+}
+
+func TestHandshakeRatePerIP(t *testing.T) {
+	tg := startGateway(t, Config{HandshakeRatePerIP: 0.01, HandshakeBurstPerIP: 3})
+	for range 3 {
+		c := upgradeRaw(t, tg.public)
+		_ = c.nc.Close() // closing does not give the tokens back
+	}
+	c := dialRaw(t, tg.public)
+	if resp := c.request(upgradeRequest("/")); resp.StatusCode != http.StatusTooManyRequests {
+		t.Fatalf("fourth handshake: status %d, want 429", resp.StatusCode)
+	}
+	if st := tg.Stats(); st.OverHandshakeRate != 1 || st.Accepted != 3 {
+		t.Fatalf("counted: %+v", st)
+	}
+	eventually(t, "clients gone", func() bool { return tg.Stats().Clients == 0 })
+}
+
+// proxied dials the gateway as a load balancer would: a PROXY header (v1
+// or v2) for src, then the client's upgrade request.
+func proxied(t *testing.T, addr string, v2 bool, src netip.AddrPort) (*rawConn, *http.Response) {
+	t.Helper()
+	c := dialRaw(t, addr)
+	dst := netip.MustParseAddrPort("10.0.0.1:443")
+	if src.Addr().Is6() {
+		dst = netip.MustParseAddrPort("[2001:db8::443]:443")
+	}
+	var hdr []byte
+	if v2 {
+		hdr = proxyproto.AppendV2(nil, src, dst, []byte{0x01, 0x00, 0x02, 'h', '2'}) // an ALPN TLV
+	} else {
+		hdr = proxyproto.AppendV1(nil, src, dst)
+	}
+	c.write(hdr)
+	return c, c.request(upgradeRequest("/"))
+}
+
+func TestProxyProtocol(t *testing.T) {
+	tg := startGateway(t, Config{ProxyProtocol: true, MaxConnectionsPerIP: 1})
+	w := dialLink(t, tg.lan, "", "w1", true)
+
+	src1 := netip.MustParseAddrPort("203.0.113.7:51234")
+	src2 := netip.MustParseAddrPort("[2001:db8:77::1]:40000")
+	for _, tc := range []struct {
+		v2  bool
+		src netip.AddrPort
+	}{{false, src1}, {true, src2}} {
+		c, resp := proxied(t, tg.public, tc.v2, tc.src)
+		if resp.StatusCode != http.StatusSwitchingProtocols {
+			t.Fatalf("v2=%v: status %d", tc.v2, resp.StatusCode)
+		}
+		ev := w.connectEvent()
+		if got := ev.GetConnect().GetRemoteAddr(); got != tc.src.String() {
+			t.Fatalf("worker sees %q, want %q", got, tc.src)
+		}
+		// The connection carries messages after the header and the upgrade.
+		c.write(maskedFrame(0x1, "hi"))
+		if m := w.event().GetMessage(); string(m.GetData()) != "hi" {
+			t.Fatalf("message %q", m.GetData())
+		}
+	}
+	// Queries report the real address too.
+	res := w.query(&pb.Query{Kind: pb.Query_KIND_CLIENTS})
+	seen := map[string]bool{}
+	for _, ci := range res.GetClients() {
+		seen[ci.GetRemoteAddr()] = true
+	}
+	if !seen[src1.String()] || !seen[src2.String()] {
+		t.Fatalf("client list shows %v", seen)
+	}
+
+	// Per-address limits count the real client: the same source again is
+	// refused although every connection comes from 127.0.0.1.
+	if _, resp := proxied(t, tg.public, true, netip.MustParseAddrPort("203.0.113.7:6000")); resp.StatusCode != http.StatusServiceUnavailable {
+		t.Fatalf("second connection of one client: status %d, want 503", resp.StatusCode)
+	}
+	if _, resp := proxied(t, tg.public, false, netip.MustParseAddrPort("198.51.100.9:6000")); resp.StatusCode != http.StatusSwitchingProtocols {
+		t.Fatalf("another client: status %d", resp.StatusCode)
+	}
+	w.connectEvent()
+
+	// A LOCAL header (a health check) stands for the balancer itself.
+	c := dialRaw(t, tg.public)
+	c.write(proxyproto.AppendV2Local(nil))
+	if resp := c.request(upgradeRequest("/")); resp.StatusCode != http.StatusSwitchingProtocols {
+		t.Fatalf("LOCAL: status %d", resp.StatusCode)
+	}
+	if got := w.connectEvent().GetConnect().GetRemoteAddr(); netip.MustParseAddrPort(got).Addr() != netip.MustParseAddr("127.0.0.1") {
+		t.Fatalf("LOCAL: worker sees %q", got)
+	}
+
+	// Without the header, or with a broken one: closed, no response.
+	for _, first := range []string{upgradeRequest("/"), "PROXY TCP4 1.2.3.4 5.6.7.8 99999 1\r\n" + upgradeRequest("/")} {
+		c := dialRaw(t, tg.public)
+		c.write([]byte(first))
+		c.expectEOF()
+	}
+	if st := tg.Stats(); st.ProxyHeaderRefused != 2 || st.OverConnectionsIP != 1 {
+		t.Fatalf("counted: %+v", st)
+	}
+}
+
+// With TrustedProxies, a PROXY header is taken only from a trusted peer.
+func TestProxyProtocolUntrustedPeer(t *testing.T) {
+	tg := startGateway(t, Config{ProxyProtocol: true, TrustedProxies: []netip.Prefix{netip.MustParsePrefix("10.0.0.0/8")}})
+	c := dialRaw(t, tg.public)
+	// Closed without reading: the write may fail already.
+	_, _ = c.nc.Write(append(proxyproto.AppendV1(nil, netip.MustParseAddrPort("203.0.113.7:1"), netip.MustParseAddrPort("10.0.0.1:2")), upgradeRequest("/")...))
+	c.expectEOF()
+	eventually(t, "refusal counted", func() bool { return tg.Stats().ProxyHeaderRefused == 1 })
+}
+
+func TestTrustedProxiesForwardedFor(t *testing.T) {
+	xff := "X-Forwarded-For: 6.6.6.6, 198.51.100.7\r\n"
+	t.Run("trusted", func(t *testing.T) {
+		tg := startGateway(t, Config{
+			TrustedProxies:      []netip.Prefix{netip.MustParsePrefix("127.0.0.0/8")},
+			MaxConnectionsPerIP: 1,
+			OnHandshake: func(h *Handshake) error {
+				if h.Header("X-Forwarded-For") != "" && h.RemoteAddr != "198.51.100.7:0" {
+					t.Errorf("hook sees %q", h.RemoteAddr)
+				}
+				return nil
+			},
+		})
+		w := dialLink(t, tg.lan, "", "w1", true)
+		c := dialRaw(t, tg.public)
+		if resp := c.request(upgradeRequest("/", xff)); resp.StatusCode != http.StatusSwitchingProtocols {
+			t.Fatalf("status %d", resp.StatusCode)
+		}
+		if got := w.connectEvent().GetConnect().GetRemoteAddr(); got != "198.51.100.7:0" {
+			t.Fatalf("worker sees %q", got)
+		}
+		// The limit counts the forwarded client: the same client again is
+		// refused, a direct connection from the proxy's address is not.
+		c2 := dialRaw(t, tg.public)
+		if resp := c2.request(upgradeRequest("/", "X-Forwarded-For: 198.51.100.7\r\n")); resp.StatusCode != http.StatusServiceUnavailable {
+			t.Fatalf("same client: status %d, want 503", resp.StatusCode)
+		}
+		upgradeRaw(t, tg.public)
+	})
+	t.Run("not trusted", func(t *testing.T) {
+		tg := startGateway(t, Config{})
+		w := dialLink(t, tg.lan, "", "w1", true)
+		c := dialRaw(t, tg.public)
+		if resp := c.request(upgradeRequest("/", xff)); resp.StatusCode != http.StatusSwitchingProtocols {
+			t.Fatalf("status %d", resp.StatusCode)
+		}
+		got := w.connectEvent().GetConnect().GetRemoteAddr()
+		if ap := netip.MustParseAddrPort(got); ap.Addr() != netip.MustParseAddr("127.0.0.1") || ap.Port() == 0 {
+			t.Fatalf("worker sees %q, want the socket's peer", got)
+		}
+	})
+}
+
