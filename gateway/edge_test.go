@@ -261,4 +261,3 @@ func TestTrustedProxiesForwardedFor(t *testing.T) {
 		}
 	})
 }
-
