@@ -261,6 +261,9 @@ func (c *conn) endRead(rb *readBuf, more bool) {
 // as readReady does.
 func (c *conn) readLoop() {
 	defer c.g.connWG.Done()
+	// reading tells a draining close (closedrain.go) that the reader runs.
+	c.reading.Store(true)
+	defer c.reading.Store(false)
 	rb := &readBuf{br: bufio.NewReaderSize(c.nc, readBufferSize)}
 	for {
 		_ = c.nc.SetReadDeadline(time.Time{})
