@@ -1,6 +1,7 @@
 package gateway
 
 import (
+	"crypto/tls"
 	"errors"
 	"fmt"
 	"io"
@@ -70,7 +71,11 @@ func (g *Gateway) handshake(nc net.Conn) {
 	peer := peerAddr(nc)
 	proxied := false
 	if g.cfg.ProxyProtocol {
-		addr, err := g.readProxyHeader(nc, peer)
+		raw := nc
+		if tc, ok := nc.(*tls.Conn); ok {
+			raw = tc.NetConn() // the header comes before TLS
+		}
+		addr, err := g.readProxyHeader(raw, peer)
 		if err != nil {
 			g.edge.proxyHeader.Add(1)
 			g.stats.rejected.Add(1)

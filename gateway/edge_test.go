@@ -1,13 +1,19 @@
 package gateway
 
 import (
+	"context"
+	"crypto/tls"
+	"crypto/x509"
+	"net"
 	"net/http"
 	"net/netip"
+	"path/filepath"
 	"testing"
 
 	"github.com/gorilla/websocket"
 
 	"github.com/gatewayworker/gatewayworker/internal/proxyproto"
+	"github.com/gatewayworker/gatewayworker/internal/tlsconf/tlsconftest"
 	pb "github.com/gatewayworker/gatewayworker/proto/gatewayworker/v1"
 )
 
@@ -260,4 +266,44 @@ func TestTrustedProxiesForwardedFor(t *testing.T) {
 			t.Fatalf("worker sees %q, want the socket's peer", got)
 		}
 	})
+}
+
+// With TLS on the gateway, the PROXY header comes before the TLS handshake.
+func TestProxyProtocolBeforeTLS(t *testing.T) {
+	dir := t.TempDir()
+	certFile, keyFile := filepath.Join(dir, "cert.pem"), filepath.Join(dir, "key.pem")
+	roots := x509.NewCertPool()
+	roots.AddCert(tlsconftest.WriteSelfSigned(t, 1, certFile, keyFile))
+	r, err := NewCertReloader(CertReloaderConfig{CertFile: certFile, KeyFile: keyFile})
+	if err != nil {
+		t.Fatal(err)
+	}
+	tg := startTLSGateway(t, Config{ProxyProtocol: true, Subprotocols: []string{"chat.v1"}}, r)
+	w := dialLink(t, tg.lan, "", "w1", true)
+	src := netip.MustParseAddrPort("203.0.113.50:4444")
+	d := websocket.Dialer{
+		TLSClientConfig:  &tls.Config{RootCAs: roots},
+		HandshakeTimeout: waitFor,
+		Subprotocols:     []string{"chat.v1"},
+		NetDialContext: func(ctx context.Context, network, addr string) (net.Conn, error) {
+			nc, err := (&net.Dialer{}).DialContext(ctx, network, addr)
+			if err != nil {
+				return nil, err
+			}
+			if _, err := nc.Write(proxyproto.AppendV2(nil, src, netip.MustParseAddrPort("10.0.0.1:443"), nil)); err != nil {
+				nc.Close()
+				return nil, err
+			}
+			return nc, nil
+		},
+	}
+	c, _, err := d.Dial("wss://"+tg.public+"/", nil)
+	if err != nil {
+		t.Fatalf("wss dial through a PROXY header: %v", err)
+	}
+	defer c.Close()
+	ev := w.connectEvent().GetConnect()
+	if ev.GetRemoteAddr() != src.String() || ev.GetSubprotocol() != "chat.v1" || c.Subprotocol() != "chat.v1" {
+		t.Fatalf("worker sees %q / %q, client %q", ev.GetRemoteAddr(), ev.GetSubprotocol(), c.Subprotocol())
+	}
 }
