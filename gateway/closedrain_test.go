@@ -1,14 +1,21 @@
 package gateway
 
 import (
+	"bufio"
+	"crypto/tls"
+	"crypto/x509"
 	"encoding/binary"
 	"errors"
 	"fmt"
 	"net"
+	"net/http"
+	"path/filepath"
 	"testing"
 	"time"
 
 	"github.com/gobwas/ws"
+
+	"github.com/gatewayworker/gatewayworker/internal/tlsconf/tlsconftest"
 )
 
 // Issue 10 item 5: a client still sending a message too big for the
@@ -23,7 +30,7 @@ func TestCloseFrameSurvivesBusyClient(t *testing.T) {
 	tg := startGateway(t, Config{MaxMessageSize: 64 << 10})
 	var lost int
 	for i := range rounds {
-		if err := busyClientRound(t, tg.public); err != nil {
+		if err := busyClientRound(t, upgradeRaw(t, tg.public)); err != nil {
 			lost++
 			t.Errorf("round %d: %v", i, err)
 		}
@@ -37,8 +44,38 @@ func TestCloseFrameSurvivesBusyClient(t *testing.T) {
 	}
 }
 
-func busyClientRound(t *testing.T, addr string) error {
-	c := upgradeRaw(t, addr)
+// The same over TLS (a net.Conn client: its reader goroutine stops, then
+// the flusher drains through the TLS connection).
+func TestCloseFrameSurvivesBusyClientTLS(t *testing.T) {
+	const rounds = 20
+	dir := t.TempDir()
+	certFile, keyFile := filepath.Join(dir, "cert.pem"), filepath.Join(dir, "key.pem")
+	roots := x509.NewCertPool()
+	roots.AddCert(tlsconftest.WriteSelfSigned(t, 1, certFile, keyFile))
+	r, err := NewCertReloader(CertReloaderConfig{CertFile: certFile, KeyFile: keyFile})
+	if err != nil {
+		t.Fatal(err)
+	}
+	tg := startTLSGateway(t, Config{MaxMessageSize: 64 << 10}, r)
+	for i := range rounds {
+		nc, err := tls.Dial("tcp", tg.public, &tls.Config{RootCAs: roots})
+		if err != nil {
+			t.Fatal(err)
+		}
+		c := &rawConn{t: t, nc: nc, br: bufio.NewReader(nc)}
+		if resp := c.request(upgradeRequest("/")); resp.StatusCode != http.StatusSwitchingProtocols {
+			t.Fatalf("upgrade: %d", resp.StatusCode)
+		}
+		if err := busyClientRound(t, c); err != nil {
+			t.Errorf("round %d: %v", i, err)
+		}
+	}
+	eventually(t, "clients gone", func() bool { return tg.Stats().Clients == 0 })
+}
+
+// busyClientRound writes an oversize message on the upgraded c, then reads
+// the close frame and the end of the connection.
+func busyClientRound(t *testing.T, c *rawConn) error {
 	defer c.nc.Close()
 	const size = 8 << 20
 	frame := []byte{0x82, 0x80 | 127}
