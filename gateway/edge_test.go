@@ -9,6 +9,7 @@ import (
 	"net/netip"
 	"path/filepath"
 	"testing"
+	"time"
 
 	"github.com/gorilla/websocket"
 
@@ -305,5 +306,44 @@ func TestProxyProtocolBeforeTLS(t *testing.T) {
 	ev := w.connectEvent().GetConnect()
 	if ev.GetRemoteAddr() != src.String() || ev.GetSubprotocol() != "chat.v1" || c.Subprotocol() != "chat.v1" {
 		t.Fatalf("worker sees %q / %q, client %q", ev.GetRemoteAddr(), ev.GetSubprotocol(), c.Subprotocol())
+	}
+}
+
+// Invalid UTF-8 closes 1007 as soon as it arrives: the client sends the
+// header of a 64 KiB text frame and its first bytes, the invalid one among
+// them, and then nothing (or the first fragment of a message and the start
+// of a continuation): the close comes at once, long before FrameTimeout,
+// for a plain (polled) and a TLS-less client alike.
+func TestUTF8FailFastOverTheWire(t *testing.T) {
+	const frameTimeout = 20 * time.Second
+	tg := startGateway(t, Config{FrameTimeout: frameTimeout})
+	w := dialLink(t, tg.lan, "", "w1", true)
+	partial := func(op byte, fin bool, declared int, sent string) []byte {
+		full := rawFrame(fin, 0, op, true, append([]byte(sent), make([]byte, declared-len(sent))...))
+		hdr := len(full) - declared
+		return full[:hdr+len(sent)]
+	}
+	cases := []struct {
+		name string
+		send [][]byte
+	}{
+		{"inside one frame", [][]byte{partial(rawText, true, 64<<10, "valid text, then \xff")}},
+		{"inside a continuation", [][]byte{fragFrame(false, rawText, "part one "), partial(rawCont, true, 64<<10, "part two \xe2\x28")}},
+	}
+	for _, tc := range cases {
+		t.Run(tc.name, func(t *testing.T) {
+			c := upgradeRaw(t, tg.public)
+			w.connectEvent()
+			start := time.Now()
+			for _, b := range tc.send {
+				c.write(b)
+			}
+			c.expectClose(1007)
+			if d := time.Since(start); d > frameTimeout/4 {
+				t.Fatalf("1007 after %v: not at the first invalid byte", d)
+			}
+			for w.event().GetClose() == nil {
+			}
+		})
 	}
 }
