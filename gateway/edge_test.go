@@ -21,22 +21,6 @@ import (
 // Issue 12: subprotocols, per-address limits, PROXY protocol and
 // X-Forwarded-For, end to end with real clients and a linked worker.
 
-// dialProtocols connects a gorilla/websocket client offering protocols.
-func dialProtocols(t *testing.T, addr string, protocols ...string) *websocket.Conn {
-	t.Helper()
-	d := websocket.Dialer{HandshakeTimeout: waitFor, Subprotocols: protocols}
-	c, resp, err := d.Dial("ws://"+addr+"/", nil)
-	if err != nil {
-		status := 0
-		if resp != nil {
-			status = resp.StatusCode
-		}
-		t.Fatalf("dial: %v (status %d)", err, status)
-	}
-	t.Cleanup(func() { _ = c.Close() })
-	return c
-}
-
 func TestSubprotocolNegotiated(t *testing.T) {
 	tg := startGateway(t, Config{
 		Subprotocols: []string{"chat.v1", "chat.v2"},
