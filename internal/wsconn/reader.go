@@ -136,6 +136,11 @@ func (rd *Reader) check(h ws.Header) error {
 // without reading further. A caller woken by a poller reads only when
 // Ready, and otherwise waits for the rest of the frame where waiting holds
 // up nobody else.
+//
+// Ready does not look into payloads, so it is false for a partial text
+// frame even when the bytes that arrived are already invalid UTF-8, on
+// which ReadFrame would fail at once: reading it where waiting is allowed
+// fails just as fast.
 func (rd *Reader) Ready(buffered []byte) bool {
 	if len(buffered) < 2 {
 		return false
