@@ -1,6 +1,7 @@
 package gateway
 
 import (
+	"bufio"
 	"context"
 	"crypto/tls"
 	"crypto/x509"
@@ -8,6 +9,8 @@ import (
 	"net/http"
 	"net/netip"
 	"path/filepath"
+	"sync"
+	"sync/atomic"
 	"testing"
 	"time"
 
@@ -329,5 +332,66 @@ func TestUTF8FailFastOverTheWire(t *testing.T) {
 			for w.event().GetClose() == nil {
 			}
 		})
+	}
+}
+
+// A burst of handshakes from one address, 8 clients in a loop (1,500
+// attempts or half a second), against a rate of 100/s (burst 50) and 30
+// connections per address: exactly 30 are admitted, refused ones are 503
+// while tokens last and 429 after, and the tokens spent never pass
+// burst + rate x elapsed.
+func TestPerIPLimitsUnderBurst(t *testing.T) {
+	tg := startGateway(t, Config{HandshakeRatePerIP: 100, HandshakeBurstPerIP: 50, MaxConnectionsPerIP: 30})
+	var mu sync.Mutex
+	statuses := map[int]int{}
+	var open []net.Conn
+	defer func() {
+		for _, c := range open {
+			_ = c.Close()
+		}
+	}()
+	start := time.Now()
+	end := start.Add(500 * time.Millisecond)
+	var attempts atomic.Int64
+	var wg sync.WaitGroup
+	for range 8 {
+		wg.Go(func() {
+			for time.Now().Before(end) && attempts.Add(1) <= 1500 {
+				nc, err := net.DialTimeout("tcp", tg.public, waitFor)
+				if err != nil {
+					t.Error(err)
+					return
+				}
+				_ = nc.SetDeadline(time.Now().Add(waitFor))
+				_, _ = nc.Write([]byte(upgradeRequest("/")))
+				code := 0
+				if resp, err := http.ReadResponse(bufio.NewReader(nc), nil); err == nil {
+					code = resp.StatusCode
+				}
+				mu.Lock()
+				statuses[code]++
+				if code == http.StatusSwitchingProtocols {
+					open = append(open, nc)
+				} else {
+					_ = nc.Close()
+				}
+				mu.Unlock()
+			}
+		})
+	}
+	wg.Wait()
+	elapsed := time.Since(start)
+	st := tg.Stats()
+	t.Logf("%v in %v: statuses %v; stats: accepted %d, 503 per address %d, 429 %d",
+		st.Accepted+st.Rejected, elapsed.Round(time.Millisecond), statuses, st.Accepted, st.OverConnectionsIP, st.OverHandshakeRate)
+	if statuses[101] != 30 || st.Accepted != 30 {
+		t.Fatalf("%d admitted, want 30", statuses[101])
+	}
+	tokens := statuses[101] + statuses[503]
+	if statuses[503] < 1 || float64(tokens) > 50+100*elapsed.Seconds()+1 {
+		t.Fatalf("%d handshakes passed the rate in %v (burst 50, 100/s)", tokens, elapsed)
+	}
+	if statuses[429] == 0 || uint64(statuses[429]) != st.OverHandshakeRate || uint64(statuses[503]) != st.OverConnectionsIP || statuses[0] != 0 {
+		t.Fatalf("statuses %v, stats %+v", statuses, st)
 	}
 }
