@@ -97,9 +97,19 @@ func TestMaxConnectionsPerIP(t *testing.T) {
 	// A closed client frees its slot.
 	_ = a.nc.Close()
 	eventually(t, "slot freed", func() bool { return tg.Stats().Clients == 1 })
-	upgradeRaw(t, tg.public)
+	c := upgradeRaw(t, tg.public)
 	if n := tg.edge.limiter.Len(); n != 1 {
 		t.Fatalf("limiter tracks %d addresses", n)
+	}
+	// Everything gone: nothing kept per address.
+	_ = c.nc.Close()
+	tg.hub.forEach(func(cc *conn) { cc.close(1000, "", closeReply) })
+	eventually(t, "clients gone", func() bool { return tg.Stats().Clients == 0 })
+	tg.edge.mu.Lock()
+	kept := len(tg.edge.addrs)
+	tg.edge.mu.Unlock()
+	if n := tg.edge.limiter.Len(); n != 0 || kept != 0 {
+		t.Fatalf("after the last client: limiter %d addresses, %d kept", n, kept)
 	}
 }
 
