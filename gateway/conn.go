@@ -501,8 +501,8 @@ func (c *conn) finish(code uint16, reason string) {
 	} else {
 		c.closeFD()
 	}
+	c.g.releaseAddr(c) // before the hub: a client no longer counted holds no slot
 	c.g.hub.remove(c)
-	c.g.releaseAddr(c)
 	c.g.nconns.Add(-1)
 	c.g.clientGone()
 }
