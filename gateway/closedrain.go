@@ -49,11 +49,22 @@ func (c *conn) drainInput() {
 		return
 	}
 	deadline := time.Now().Add(closeDrainTime)
+	// The FIN goes first, so the client learns of the close even while the
+	// reader still holds the socket.
+	if c.nc != nil {
+		if cw, ok := c.nc.(interface{ CloseWrite() error }); ok {
+			_ = cw.CloseWrite()
+		}
+	} else if c.acquireFD() {
+		sysShutdownWrite(c.fd)
+		c.releaseFD()
+	}
 	// Take the reading over: no read run starts once this holds it. A read
 	// run in progress ends soon (the client is closing, so no event goes
-	// out); one waiting for the rest of a frame ends at FrameTimeout, and
-	// meanwhile it reads (and drops) the input itself. The flag stays set:
-	// finish follows.
+	// out); one waiting for the rest of a frame, or the reader goroutine of
+	// a TLS client, reads (and drops) the input itself meanwhile and ends
+	// at the client's EOF (finishing the client) or at FrameTimeout. The
+	// flag stays set: finish follows.
 	for !c.reading.CompareAndSwap(false, true) {
 		if time.Now().After(deadline) || c.isClosed() {
 			return
@@ -62,9 +73,6 @@ func (c *conn) drainInput() {
 	}
 	limit := c.drainLimit()
 	if c.nc != nil {
-		if cw, ok := c.nc.(interface{ CloseWrite() error }); ok {
-			_ = cw.CloseWrite()
-		}
 		buf := make([]byte, readBufferSize)
 		for n := int64(0); n < limit; {
 			_ = c.nc.SetReadDeadline(drainWait(deadline))
@@ -76,11 +84,6 @@ func (c *conn) drainInput() {
 		}
 		return
 	}
-	if !c.acquireFD() {
-		return
-	}
-	sysShutdownWrite(c.fd)
-	c.releaseFD()
 	buf := make([]byte, readBufferSize)
 	for n := int64(0); n < limit; {
 		if !c.acquireFD() {
