@@ -113,3 +113,30 @@ func busyClientRound(t *testing.T, c *rawConn) error {
 	}
 	return nil
 }
+
+// A client over its message rate that keeps sending (its reader is still
+// running when the gateway closes it) gets its 4002 close frame too: it
+// writes 8 MiB of small messages before it reads, and every write must
+// succeed (without the draining close, the first round fails with a reset).
+func TestCloseFrameSurvivesRateLimitedClient(t *testing.T) {
+	const rounds = 10
+	tg := startGateway(t, Config{MessageRate: 1, MessageBurst: 1})
+	msg := maskedFrame(rawBinary, string(make([]byte, 1024)))
+	var burst []byte
+	for range 8192 { // 8 MiB of 1 KiB messages, written before reading
+		burst = append(burst, msg...)
+	}
+	for i := range rounds {
+		c := upgradeRaw(t, tg.public)
+		_ = c.nc.SetWriteDeadline(time.Now().Add(waitFor))
+		if _, err := c.nc.Write(burst); err != nil {
+			t.Fatalf("round %d: write failed before reading: %v", i, err)
+		}
+		c.expectClose(4002)
+		_ = c.nc.Close()
+	}
+	eventually(t, "clients gone", func() bool { return tg.Stats().Clients == 0 })
+	if st := tg.Stats(); st.RateLimited != rounds {
+		t.Fatalf("%d rate-limited closes counted", st.RateLimited)
+	}
+}
