@@ -149,3 +149,22 @@ func FuzzRead(f *testing.F) {
 		}
 	})
 }
+
+func benchmarkRead(b *testing.B, hdr []byte) {
+	r := bytes.NewReader(hdr)
+	b.ReportAllocs()
+	for b.Loop() {
+		r.Reset(hdr)
+		if _, err := Read(r); err != nil {
+			b.Fatal(err)
+		}
+	}
+}
+
+func BenchmarkReadV1(b *testing.B) {
+	benchmarkRead(b, AppendV1(nil, netip.MustParseAddrPort("203.0.113.7:51234"), netip.MustParseAddrPort("10.0.0.1:443")))
+}
+
+func BenchmarkReadV2(b *testing.B) {
+	benchmarkRead(b, AppendV2(nil, netip.MustParseAddrPort("203.0.113.7:51234"), netip.MustParseAddrPort("10.0.0.1:443"), nil))
+}
