@@ -48,26 +48,19 @@ func (g *Gateway) acceptLoop(lis net.Listener) error {
 func (g *Gateway) handshake(nc net.Conn) {
 	defer g.connWG.Done()
 	n := g.edge.handshakes.Add(1)
-	defer g.edge.handshakes.Add(-1)
 	// The deadline is set before tracking so that an abort wins over it.
 	_ = nc.SetDeadline(time.Now().Add(g.cfg.HandshakeTimeout))
 	if !g.trackHandshake(nc) {
+		g.edge.handshakes.Add(-1)
 		_ = nc.Close()
 		return
 	}
 	if n > int64(g.cfg.MaxHandshakes) {
-		// Refused before reading its request; the lingering close (bounded
-		// by rejectLinger) lets the client read the 503.
-		g.edge.overHandshakes.Add(1)
-		g.stats.rejected.Add(1)
-		_ = nc.SetWriteDeadline(time.Now().Add(rejectLinger))
-		if _, err := io.WriteString(nc, overloadedResponse); err == nil {
-			g.lingerClose(nc)
-		}
-		g.untrackHandshake(nc)
-		_ = nc.Close()
+		g.edge.handshakes.Add(-1) // a refused connection holds no slot
+		g.refuseOverloaded(nc)
 		return
 	}
+	defer g.edge.handshakes.Add(-1)
 	peer := peerAddr(nc)
 	proxied := false
 	if g.cfg.ProxyProtocol {
@@ -157,6 +150,26 @@ func (g *Gateway) handshake(nc net.Conn) {
 	_ = nc.SetDeadline(time.Time{})
 	g.stats.accepted.Add(1)
 	g.attach(nc, remote, &hs, ca, proxied)
+}
+
+// refuseOverloaded answers a connection past MaxHandshakes with 503,
+// before reading its request. The lingering close that lets the client read
+// the response (rejectLinger at most) is skipped when MaxHandshakes other
+// refusals linger already, so a flood holds at most that many goroutines
+// more.
+func (g *Gateway) refuseOverloaded(nc net.Conn) {
+	g.edge.overHandshakes.Add(1)
+	g.stats.rejected.Add(1)
+	_ = nc.SetWriteDeadline(time.Now().Add(rejectLinger))
+	_, err := io.WriteString(nc, overloadedResponse)
+	if err == nil && g.edge.refusing.Add(1) <= int64(g.cfg.MaxHandshakes) {
+		g.lingerClose(nc)
+	}
+	if err == nil {
+		g.edge.refusing.Add(-1)
+	}
+	g.untrackHandshake(nc)
+	_ = nc.Close()
 }
 
 // overloadedResponse answers a connection past MaxHandshakes.

@@ -405,3 +405,34 @@ func TestPerIPLimitsUnderBurst(t *testing.T) {
 		t.Fatalf("statuses %v, stats %+v", statuses, st)
 	}
 }
+
+// Connections refused past MaxHandshakes get their 503 and hold no slot
+// while their lingering close lasts: once the handshakes in progress end,
+// a new client is admitted although refusals are still lingering.
+func TestMaxHandshakesRefusalsHoldNoSlot(t *testing.T) {
+	tg := startGateway(t, Config{MaxHandshakes: 2})
+	silent := []*rawConn{dialRaw(t, tg.public), dialRaw(t, tg.public)}
+	eventually(t, "handshakes in progress", func() bool { return tg.edge.handshakes.Load() == 2 })
+	for range 10 {
+		c := dialRaw(t, tg.public)
+		if resp := c.request(upgradeRequest("/")); resp.StatusCode != http.StatusServiceUnavailable {
+			t.Fatalf("status %d, want 503", resp.StatusCode)
+		}
+		// c stays open: the gateway lingers on it (up to rejectLinger).
+	}
+	if n := tg.edge.handshakes.Load(); n != 2 {
+		t.Fatalf("%d handshakes counted in progress, want the 2 silent ones", n)
+	}
+	for _, c := range silent {
+		_ = c.nc.Close()
+	}
+	eventually(t, "slots free", func() bool { return tg.edge.handshakes.Load() == 0 })
+	lingering := tg.edge.refusing.Load()
+	upgradeRaw(t, tg.public)
+	if lingering == 0 {
+		t.Log("the refusals stopped lingering before the check (slow machine)")
+	}
+	if st := tg.Stats(); st.OverHandshakes != 10 || st.Accepted != 1 {
+		t.Fatalf("stats %+v", st)
+	}
+}

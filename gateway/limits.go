@@ -35,8 +35,9 @@ const (
 type edgeState struct {
 	limiter *iplimit.Limiter // nil without per-address limits
 	trusted clientaddr.Trusted
-	// handshakes in progress (MaxHandshakes).
-	handshakes atomic.Int64
+	// handshakes in progress (MaxHandshakes), and refusals past it
+	// lingering (refuseOverloaded).
+	handshakes, refusing atomic.Int64
 	// refusals by cause.
 	overHandshakes, perIPConns, perIPRate, proxyHeader atomic.Uint64
 
