@@ -30,6 +30,10 @@ type Handshake struct {
 	RawQuery   string
 	Headers    []Header
 	RemoteAddr string
+	// Subprotocol is the subprotocol the gateway chose for the connection
+	// (named in its Sec-WebSocket-Protocol response header), "" for none.
+	// The client's offer is in the Sec-Websocket-Protocol header(s).
+	Subprotocol string
 }
 
 // Query parses RawQuery.

@@ -163,7 +163,7 @@ func (w *Worker) handle(ctx context.Context, ev linker.Event) {
 	h := w.cfg.Handler
 	switch k := e.GetKind().(type) {
 	case *pb.Event_Connect:
-		hs := Handshake{Path: k.Connect.GetPath(), RawQuery: k.Connect.GetQuery(), RemoteAddr: remote}
+		hs := Handshake{Path: k.Connect.GetPath(), RawQuery: k.Connect.GetQuery(), RemoteAddr: remote, Subprotocol: k.Connect.GetSubprotocol()}
 		for _, hd := range k.Connect.GetHeaders() {
 			hs.Headers = append(hs.Headers, Header{Name: hd.GetName(), Value: hd.GetValue()})
 		}

@@ -3,6 +3,7 @@ package gateway
 import (
 	"fmt"
 	"log/slog"
+	"net/netip"
 	"os"
 	"time"
 
@@ -10,6 +11,7 @@ import (
 	"google.golang.org/grpc"
 
 	"github.com/gatewayworker/gatewayworker/internal/discovery"
+	"github.com/gatewayworker/gatewayworker/internal/wsconn"
 )
 
 // Defaults for the zero values of Config.
@@ -50,6 +52,12 @@ const (
 	MaxLinkMessageSize = discovery.MaxLinkPayload
 	// DefaultDrainTimeout bounds the shutdown drain of client queues.
 	DefaultDrainTimeout = 10 * time.Second
+	// DefaultMaxHandshakes bounds the handshakes in progress at once.
+	DefaultMaxHandshakes = 10000
+	// DefaultMaxConnectionsPerIP is 0: no limit per client address.
+	DefaultMaxConnectionsPerIP = 0
+	// DefaultHandshakeRatePerIP is 0: no handshake rate limit per address.
+	DefaultHandshakeRatePerIP = 0
 )
 
 // Config configures a Gateway. The zero value of every field means the
@@ -80,9 +88,45 @@ type Config struct {
 	// MaxFrameSize is the largest frame a client may send (default:
 	// MaxMessageSize).
 	MaxFrameSize int64
-	// MaxConnections caps client connections, handshakes included; past it a
-	// client gets HTTP 503 before the upgrade. 0 = no limit.
+	// MaxConnections caps client connections (upgraded, or past the checks
+	// of their handshake); past it a client gets HTTP 503 before the
+	// upgrade. Handshakes still in progress do not count: MaxHandshakes
+	// bounds them. 0 = no limit.
 	MaxConnections int
+	// MaxHandshakes bounds the handshakes in progress at once (accepted
+	// sockets not yet upgraded or refused, PROXY header included). A
+	// connection past it is answered HTTP 503 at once, without reading its
+	// request, and closed (DefaultMaxHandshakes).
+	MaxHandshakes int
+	// MaxConnectionsPerIP caps the connections of one client address
+	// (counted as MaxConnections; an IPv6 client by its /64); past it a
+	// client gets HTTP 503. 0 = no limit.
+	MaxConnectionsPerIP int
+	// HandshakeRatePerIP limits the handshakes per second one client
+	// address may start (a token bucket of HandshakeBurstPerIP, default
+	// max(1, HandshakeRatePerIP)); a client over it gets HTTP 429. Refused
+	// handshakes take a token too. 0 = no limit.
+	HandshakeRatePerIP  float64
+	HandshakeBurstPerIP int
+	// ProxyProtocol: every client connection begins with a PROXY protocol
+	// header (version 1 or 2), read before the HTTP request, whose source
+	// address is the client's. A connection without a valid header is
+	// closed (no response). Only for a listener that nothing but the load
+	// balancer can reach; with TrustedProxies set, a header is accepted
+	// only from a connection whose own address is trusted.
+	ProxyProtocol bool
+	// TrustedProxies are the networks of the HTTP proxies whose
+	// X-Forwarded-For is believed: for a client connecting from one of
+	// them, the address is the right-most X-Forwarded-For entry that is not
+	// itself trusted (port 0: the header carries none). Empty: the header
+	// is ignored.
+	TrustedProxies []netip.Prefix
+	// Subprotocols the gateway supports: the first one the client offers
+	// (Sec-WebSocket-Protocol) is chosen and named in the response;
+	// OnHandshake may choose another offered one. The worker sees the
+	// choice in its handshake data. Empty: none is chosen unless
+	// OnHandshake sets one.
+	Subprotocols []string
 	// AllowedOrigins restricts the Origin header ("https://a.example",
 	// "*.example.com"); a client from another origin gets HTTP 403. Empty:
 	// any origin.
@@ -195,6 +239,9 @@ func (cfg Config) withDefaults() (Config, error) {
 		{"LinkWindowBytes", &c.LinkWindowBytes, DefaultLinkWindowBytes},
 		{"ClientWindow", &c.ClientWindow, DefaultClientWindow},
 		{"MessageBurst", &c.MessageBurst, 0},
+		{"MaxHandshakes", &c.MaxHandshakes, DefaultMaxHandshakes},
+		{"MaxConnectionsPerIP", &c.MaxConnectionsPerIP, DefaultMaxConnectionsPerIP},
+		{"HandshakeBurstPerIP", &c.HandshakeBurstPerIP, 0},
 	}
 	for _, d := range ints {
 		if *d.v < 0 {
@@ -220,6 +267,22 @@ func (cfg Config) withDefaults() (Config, error) {
 	if c.MessageRate < 0 {
 		return c, fmt.Errorf("%w: MessageRate is negative", ErrInvalidConfig)
 	}
+	if c.HandshakeRatePerIP < 0 {
+		return c, fmt.Errorf("%w: HandshakeRatePerIP is negative", ErrInvalidConfig)
+	}
+	if c.HandshakeRatePerIP > 0 && c.HandshakeBurstPerIP == 0 {
+		c.HandshakeBurstPerIP = max(1, int(c.HandshakeRatePerIP))
+	}
+	for _, p := range c.Subprotocols {
+		if !wsconn.ValidProtocol(p) {
+			return c, fmt.Errorf("%w: subprotocol %q is not an HTTP token", ErrInvalidConfig, p)
+		}
+	}
+	for _, p := range c.TrustedProxies {
+		if !p.IsValid() {
+			return c, fmt.Errorf("%w: invalid trusted proxy network", ErrInvalidConfig)
+		}
+	}
 	if c.MessageRate > 0 && c.MessageBurst == 0 {
 		c.MessageBurst = max(1, int(c.MessageRate))
 	}
@@ -233,6 +296,8 @@ func (cfg Config) withDefaults() (Config, error) {
 	}
 	c.Registers = append([]string(nil), c.Registers...)
 	c.AllowedOrigins = append([]string(nil), c.AllowedOrigins...)
+	c.Subprotocols = append([]string(nil), c.Subprotocols...)
+	c.TrustedProxies = append([]netip.Prefix(nil), c.TrustedProxies...)
 	c.ServerOptions = append([]grpc.ServerOption(nil), c.ServerOptions...)
 	c.DialOptions = append([]grpc.DialOption(nil), c.DialOptions...)
 	return c, nil

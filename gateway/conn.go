@@ -130,6 +130,9 @@ func (c *conn) key() uint64 { return rendezvous.Key(c.g.nodeID, c.seq) }
 // remoteAddr is the client's address (host:port), built on demand: an idle
 // client does not keep the string.
 func (c *conn) remoteAddr() string {
+	if a, ok := c.g.keptAddr(c); ok {
+		return a.String() // the real client's, behind a proxy
+	}
 	if c.nc != nil {
 		return c.nc.RemoteAddr().String()
 	}
@@ -142,13 +145,16 @@ func (c *conn) remoteAddr() string {
 
 // attach makes an upgraded client live: registered, announced to a worker
 // with a Connect event, and watched for readability.
-func (g *Gateway) attach(nc net.Conn, remote string, hs *wsconn.Handshake) {
+// ca and proxied are the client's address as the handshake found it
+// (limits.go).
+func (g *Gateway) attach(nc net.Conn, remote string, hs *wsconn.Handshake, ca clientAddr, proxied bool) {
 	fd, err := takeFD(nc)
 	if err != nil {
 		// Served as a net.Conn instead.
 		g.log.Debug("client socket kept as net.Conn", "remote", remote, "err", err)
 	}
 	c := newConn(g, nc, fd)
+	g.keepAddr(c, ca, proxied)
 	g.hub.add(c)
 	if g.draining.Load() {
 		// Shutdown began after the handshake; drain may have missed c.
@@ -157,8 +163,8 @@ func (g *Gateway) attach(nc net.Conn, remote string, hs *wsconn.Handshake) {
 		c.close(wsconn.CloseGoingAway, "going away", closeReply)
 		return
 	}
-	connect := &pb.Connect{RemoteAddr: remote, Path: hs.Path, Query: hs.RawQuery}
-	size := len(remote) + len(hs.Path) + len(hs.RawQuery)
+	connect := &pb.Connect{RemoteAddr: remote, Path: hs.Path, Query: hs.RawQuery, Subprotocol: hs.Protocol}
+	size := len(remote) + len(hs.Path) + len(hs.RawQuery) + len(hs.Protocol)
 	if len(hs.Headers) > 0 {
 		connect.Headers = make([]*pb.Header, len(hs.Headers))
 		for i, h := range hs.Headers {
@@ -268,6 +274,9 @@ func (c *conn) endRead(rb *readBuf, res readResult) {
 // as readReady does.
 func (c *conn) readLoop() {
 	defer c.g.connWG.Done()
+	// reading tells a draining close (closedrain.go) that the reader runs.
+	c.reading.Store(true)
+	defer c.reading.Store(false)
 	rb := &readBuf{br: bufio.NewReaderSize(c.nc, readBufferSize)}
 	for {
 		_ = c.nc.SetReadDeadline(time.Time{})
@@ -618,6 +627,7 @@ func (c *conn) finish(code uint16, reason string) {
 	} else {
 		c.closeFD()
 	}
+	c.g.releaseAddr(c) // before the hub: a client no longer counted holds no slot
 	c.g.hub.remove(c)
 	c.g.nconns.Add(-1)
 	c.g.clientGone()

@@ -23,12 +23,28 @@
 // drains (see writer.go). A broadcast encodes its frame once. A client that cannot keep up is closed with 4000 and
 // counted; no client slows another.
 //
+// # The edge
+//
+// Before the upgrade a connection may carry a PROXY protocol header
+// (Config.ProxyProtocol) or come from a trusted HTTP proxy whose
+// X-Forwarded-For names the client (Config.TrustedProxies); the client's
+// address then is the one named there, for workers and for the
+// per-address limits (MaxConnectionsPerIP: 503, HandshakeRatePerIP: 429).
+// Handshakes in progress are bounded by MaxHandshakes, clients by
+// MaxConnections. Config.Subprotocols and OnHandshake choose the
+// subprotocol; the worker sees it in the Connect event.
+//
 // Close codes sent by the gateway (see internal/wsconn for the table):
 // 1000 on close_client without a code, 1001 on shutdown, 1002/1007/1009 on
 // protocol violations, 1008 when a frame does not arrive within
 // FrameTimeout, 4000 slow consumer, 4001 heartbeat timeout, 4002 rate
 // limited. A client's own close code is echoed. The Close event carries
 // the client's code, the gateway's, or 1006 if the connection dropped.
+// After sending its close frame without waiting for the client's
+// (protocol error, policy close, answer to the client's close), the
+// gateway half-closes the socket and discards the client's input for a
+// bounded time before closing it, so the frame is not lost to a TCP reset
+// (closedrain.go).
 //
 // # Events and delivery
 //
@@ -85,7 +101,9 @@
 // held or link lock held.
 //
 // writerShard.mu (a writer shard's dirty list) is a leaf: taken under
-// conn.mu, never held while taking another lock.
+// conn.mu, never held while taking another lock. So are edgeState.mu (the
+// real addresses of proxied clients, limits.go) and the shards of the
+// per-address limiter (internal/iplimit).
 //
 // Client events are routed while holding conn.mu, which orders them per
 // client. finish (closing a socket) and hub removal run with no lock held.

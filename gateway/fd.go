@@ -109,7 +109,9 @@ func (c *conn) armLocked() error {
 	if c.desc == nil || c.state == stateClosed {
 		return net.ErrClosed
 	}
-	return c.g.poller.Arm(c.desc, !c.readOff, c.wwait)
+	// A draining close (closedrain.go) waits for input after the reader
+	// stopped.
+	return c.g.poller.Arm(c.desc, !c.readOff || c.rwait, c.wwait)
 }
 
 // fdWake holds the channels (capacity one) on which a slow reader (r) and a

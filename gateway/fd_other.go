@@ -14,4 +14,6 @@ func sysRead(int32, []byte) (int, error) { return 0, errors.ErrUnsupported }
 
 func sysClose(int32) {}
 
+func sysShutdownWrite(int32) {}
+
 func sysPeerAddr(int32) string { return "" }

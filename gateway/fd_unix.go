@@ -68,6 +68,10 @@ func sysRead(fd int32, p []byte) (int, error) {
 
 func sysClose(fd int32) { _ = unix.Close(int(fd)) }
 
+// sysShutdownWrite half-closes the socket: the peer reads EOF after what
+// was sent.
+func sysShutdownWrite(fd int32) { _ = unix.Shutdown(int(fd), unix.SHUT_WR) }
+
 // sysPeerAddr is the socket's peer address as host:port (or a Unix socket's
 // name), "" if unknown.
 func sysPeerAddr(fd int32) string {

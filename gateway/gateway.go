@@ -49,7 +49,8 @@ type Gateway struct {
 	started time.Time
 
 	seq     atomic.Uint64 // last connection sequence issued
-	nconns  atomic.Int64  // connections, handshakes included (MaxConnections)
+	nconns  atomic.Int64  // connections admitted past their handshake's checks (MaxConnections)
+	edge    edgeState     // per-address limits and real client addresses (limits.go)
 	hub     hub
 	wr      writers // socket writer shards (writer.go)
 	router  router
@@ -100,6 +101,9 @@ func New(cfg Config) (*Gateway, error) {
 	g.wr.init(g)
 	g.router.init(g)
 	g.readers.New = func() any { return &readBuf{br: bufio.NewReaderSize(nil, readBufferSize)} }
+	if err := g.initEdge(); err != nil {
+		return nil, err
+	}
 	if err := g.initMetrics(); err != nil {
 		return nil, err
 	}

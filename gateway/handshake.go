@@ -20,8 +20,17 @@ type Handshake struct {
 	RawQuery string
 	// Headers in request order, names canonicalised.
 	Headers []Header
-	// RemoteAddr is the client's address (host:port).
+	// RemoteAddr is the client's address (host:port): the real client's
+	// when Config.ProxyProtocol or Config.TrustedProxies says so.
 	RemoteAddr string
+	// Protocols are the subprotocols the client offers, in its order of
+	// preference (Sec-WebSocket-Protocol).
+	Protocols []string
+	// Subprotocol is the subprotocol chosen for the response, "" for none:
+	// the first of Protocols that Config.Subprotocols lists. OnHandshake may
+	// set it to another of Protocols (or ""); the worker sees the final
+	// choice in its handshake data.
+	Subprotocol string
 }
 
 // Header is one HTTP request header.

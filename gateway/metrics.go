@@ -123,6 +123,7 @@ type collector struct {
 	slow, heartbeat, rateLimited, protocol, frameTimeout       *prometheus.Desc
 	dropped, redelivered, linksRejected                        *prometheus.Desc
 	paused, noWorker, tooBig, linkProtocol, eventsHeld         *prometheus.Desc
+	refusals                                                   *prometheus.Desc
 }
 
 var _ prometheus.Collector = (*collector)(nil)
@@ -159,6 +160,8 @@ func newCollector(g *Gateway) *collector {
 		tooBig:        d("too_big_for_link_closes_total", "Clients closed with 1009 because a message with their session would not fit the link to the workers."),
 		linkProtocol:  d("link_protocol_errors_total", "Links closed because the linker broke the Link protocol."),
 		eventsHeld:    d("events_held", "Client events held because no worker is linked."),
+		refusals: d("handshake_refusals_total", "Client connections refused by a limit, by cause: max_handshakes (503), max_connections (503), "+
+			"connections_per_ip (503), rate_per_ip (429), proxy_header (closed: PROXY header missing, invalid or from an untrusted address).", "cause"),
 	}
 }
 
@@ -168,7 +171,7 @@ func (c *collector) Describe(ch chan<- *prometheus.Desc) {
 		c.connections, c.groups, c.uids, c.links, c.announced, c.ready, c.queued,
 		c.handshakes, c.msgsIn, c.bytesIn, c.msgsOut, c.bytesOut, c.fanout,
 		c.slow, c.heartbeat, c.rateLimited, c.protocol, c.frameTimeout, c.dropped, c.redelivered, c.linksRejected,
-		c.paused, c.noWorker, c.tooBig, c.linkProtocol, c.eventsHeld,
+		c.paused, c.noWorker, c.tooBig, c.linkProtocol, c.eventsHeld, c.refusals,
 	} {
 		ch <- d
 	}
@@ -222,6 +225,11 @@ func (c *collector) Collect(ch chan<- prometheus.Metric) {
 	gauge(c.eventsHeld, float64(g.router.heldCount.Load()))
 	counter(c.redelivered, st.EventsRedelivered)
 	counter(c.linksRejected, st.LinksRejected)
+	counter(c.refusals, st.OverHandshakes, refusedMaxHandshakes)
+	counter(c.refusals, st.OverLimit, refusedMaxConnections)
+	counter(c.refusals, st.OverConnectionsIP, refusedConnectionsPerIP)
+	counter(c.refusals, st.OverHandshakeRate, refusedRatePerIP)
+	counter(c.refusals, st.ProxyHeaderRefused, refusedProxyHeader)
 	m.grpc.Collect(ch)
 }
 

@@ -338,6 +338,7 @@ func ExampleConfig_metrics() {
 	// gatewayworker_gateway_frame_timeout_closes_total COUNTER
 	// gatewayworker_gateway_groups GAUGE
 	// gatewayworker_gateway_grpc_errors_total COUNTER
+	// gatewayworker_gateway_handshake_refusals_total COUNTER
 	// gatewayworker_gateway_handshakes_total COUNTER
 	// gatewayworker_gateway_heartbeat_timeout_closes_total COUNTER
 	// gatewayworker_gateway_link_protocol_errors_total COUNTER

@@ -21,10 +21,11 @@ import (
 
 // A client that never finishes its upgrade request (nothing at all, or a
 // byte now and then) is dropped at HandshakeTimeout, and the slots it held
-// under MaxConnections are freed.
+// under MaxHandshakes are freed. Handshakes do not count against
+// MaxConnections.
 func TestLimitSlowlorisDroppedAtHandshakeTimeout(t *testing.T) {
 	const timeout = 300 * time.Millisecond
-	tg := startGateway(t, Config{HandshakeTimeout: timeout, MaxConnections: 2})
+	tg := startGateway(t, Config{HandshakeTimeout: timeout, MaxHandshakes: 2, MaxConnections: 1})
 	start := time.Now()
 	silent := dialRaw(t, tg.public)
 	trickle := dialRaw(t, tg.public)
@@ -47,7 +48,10 @@ func TestLimitSlowlorisDroppedAtHandshakeTimeout(t *testing.T) {
 	defer func() { close(stopTrickle); <-trickled }()
 
 	// Both hold a slot meanwhile: a third client is refused.
-	eventually(t, "handshakes counted", func() bool { return tg.nconns.Load() == 2 })
+	eventually(t, "handshakes counted", func() bool { return tg.edge.handshakes.Load() == 2 })
+	if n := tg.nconns.Load(); n != 0 {
+		t.Fatalf("%d connections counted for 2 handshakes in progress", n)
+	}
 	third := dialRaw(t, tg.public)
 	if resp := third.request(upgradeRequest("/")); resp.StatusCode != http.StatusServiceUnavailable {
 		t.Fatalf("third client: status %d, want 503", resp.StatusCode)
@@ -58,11 +62,11 @@ func TestLimitSlowlorisDroppedAtHandshakeTimeout(t *testing.T) {
 	if d := time.Since(start); d < timeout || d > timeout+2*time.Second {
 		t.Fatalf("slow handshakes dropped after %v, want about %v", d, timeout)
 	}
-	eventually(t, "slots freed", func() bool { return tg.nconns.Load() == 0 })
+	eventually(t, "slots freed", func() bool { return tg.edge.handshakes.Load() == 0 })
 	upgradeRaw(t, tg.public) // room again
 	eventually(t, "handshakes counted", func() bool {
 		st := tg.Stats()
-		return st.Rejected == 3 && st.OverLimit == 1 && st.Accepted == 1
+		return st.Rejected == 3 && st.OverHandshakes == 1 && st.OverLimit == 0 && st.Accepted == 1
 	})
 }
 

@@ -39,6 +39,12 @@ type Stats struct {
 	LinksRejected      uint64 // link calls refused for a wrong secret
 	ProtocolErrors     uint64 // clients closed for breaking RFC 6455 or a size limit (1002, 1007, 1009)
 	FrameTimeouts      uint64 // clients closed with 1008: a frame did not arrive within FrameTimeout
+	// Of Rejected, by the limit that refused the handshake (OverLimit is
+	// MaxConnections):
+	OverHandshakes     uint64 // answered 503 past MaxHandshakes
+	OverConnectionsIP  uint64 // refused with 503 past MaxConnectionsPerIP
+	OverHandshakeRate  uint64 // refused with 429 past HandshakeRatePerIP
+	ProxyHeaderRefused uint64 // closed for a missing, invalid or untrusted PROXY header
 }
 
 type counters struct {
@@ -76,6 +82,11 @@ func (g *Gateway) Stats() Stats {
 		LinksRejected:      g.stats.linkRejected.Load(),
 		ProtocolErrors:     g.stats.protocolErrors.Load(),
 		FrameTimeouts:      g.stats.frameTimeouts.Load(),
+
+		OverHandshakes:     g.edge.overHandshakes.Load(),
+		OverConnectionsIP:  g.edge.perIPConns.Load(),
+		OverHandshakeRate:  g.edge.perIPRate.Load(),
+		ProxyHeaderRefused: g.edge.proxyHeader.Load(),
 	}
 }
 

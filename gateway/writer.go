@@ -301,7 +301,8 @@ func (c *conn) setWriteDeadline() {
 }
 
 // linger waits for the client's close frame (the reader calls finish when
-// it arrives, closing ch) or closeLinger, then closes the client.
+// it arrives, closing ch) or closeLinger, or without ch discards the
+// client's input for a bounded time (closedrain.go), then closes the client.
 func (c *conn) linger(ch chan struct{}) {
 	if ch != nil {
 		t := time.NewTimer(closeLinger)
@@ -310,6 +311,8 @@ func (c *conn) linger(ch chan struct{}) {
 		case <-t.C:
 		}
 		t.Stop()
+	} else {
+		c.drainInput()
 	}
 	c.finish(codeAbnormal, "")
 }

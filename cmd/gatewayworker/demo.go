@@ -64,7 +64,10 @@ func runDemo(ctx context.Context, e env, args []string) error {
 	regAddr := regLis.Addr().String()
 
 	gcfg := gateway.Config{Name: "demo", Secret: o.secret, Registers: []string{regAddr}, Logger: log.With("role", "gateway")}
-	o.limits.apply(&gcfg)
+	if err := o.limits.apply(&gcfg); err != nil {
+		closeAll(listeners)
+		return usageError{err}
+	}
 	gcfg.Metrics = registry
 	gw, err := gateway.New(gcfg)
 	if err != nil {

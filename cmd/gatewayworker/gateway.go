@@ -8,6 +8,7 @@ import (
 
 	"github.com/gatewayworker/gatewayworker/gateway"
 	"github.com/gatewayworker/gatewayworker/internal/cli"
+	"github.com/gatewayworker/gatewayworker/internal/clientaddr"
 	"github.com/gatewayworker/gatewayworker/internal/metrics"
 )
 
@@ -46,6 +47,14 @@ type gatewayLimits struct {
 	clientWindow     int
 	advertisePublic  string
 	advertiseLAN     string
+
+	subprotocols        []string
+	maxHandshakes       int
+	maxConnectionsPerIP int
+	handshakeRatePerIP  float64
+	handshakeBurstPerIP int
+	proxyProtocol       bool
+	trustedProxies      []string
 }
 
 func (l *gatewayLimits) define(s *cli.Set) {
@@ -68,9 +77,27 @@ func (l *gatewayLimits) define(s *cli.Set) {
 	s.Int(&l.clientWindow, "client-window", gateway.DefaultClientWindow, "events of one client in flight to workers at most; past it that client is not read until its worker catches up")
 	s.String(&l.advertisePublic, "advertise-public", "", "client address announced to the register (default: --listen)")
 	s.String(&l.advertiseLAN, "advertise-lan", "", "internal address announced to the register (default: --lan)")
+	s.List(&l.subprotocols, "subprotocols", nil, "comma-separated WebSocket subprotocols supported; the first the client offers is chosen (empty: none)")
+	s.Int(&l.maxHandshakes, "max-handshakes", gateway.DefaultMaxHandshakes, "handshakes in progress at most (apart from --max-connections); past it: 503 at once")
+	s.Int(&l.maxConnectionsPerIP, "max-connections-per-ip", gateway.DefaultMaxConnectionsPerIP, "client connections per address at most, an IPv6 client counted by its /64 (0: no limit); past it: 503")
+	s.Float(&l.handshakeRatePerIP, "handshake-rate-per-ip", gateway.DefaultHandshakeRatePerIP, "handshakes per second one address may start (0: no limit); over: 429")
+	s.Int(&l.handshakeBurstPerIP, "handshake-burst-per-ip", 0, "burst allowed above --handshake-rate-per-ip (0: one second's worth, at least 1)")
+	s.Bool(&l.proxyProtocol, "proxy-protocol", false, "every client connection starts with a PROXY protocol header (v1 or v2) naming the real client; without one it is closed")
+	s.List(&l.trustedProxies, "trusted-proxies", nil, "comma-separated CIDRs of proxies whose X-Forwarded-For (and, with --proxy-protocol, PROXY header) is believed (empty: none; PROXY header from any peer)")
 }
 
-func (l *gatewayLimits) apply(c *gateway.Config) {
+func (l *gatewayLimits) apply(c *gateway.Config) error {
+	trusted, err := clientaddr.ParseTrusted(l.trustedProxies)
+	if err != nil {
+		return fmt.Errorf("--trusted-proxies: %w", err)
+	}
+	c.TrustedProxies = trusted
+	c.Subprotocols = l.subprotocols
+	c.MaxHandshakes = l.maxHandshakes
+	c.MaxConnectionsPerIP = l.maxConnectionsPerIP
+	c.HandshakeRatePerIP = l.handshakeRatePerIP
+	c.HandshakeBurstPerIP = l.handshakeBurstPerIP
+	c.ProxyProtocol = l.proxyProtocol
 	c.HandshakeTimeout = l.handshakeTimeout
 	c.MaxMessageSize = l.maxMessageSize
 	c.MaxFrameSize = l.maxFrameSize
@@ -90,6 +117,7 @@ func (l *gatewayLimits) apply(c *gateway.Config) {
 	c.ClientWindow = l.clientWindow
 	c.AdvertisePublic = l.advertisePublic
 	c.AdvertiseLAN = l.advertiseLAN
+	return nil
 }
 
 func runGateway(ctx context.Context, e env, args []string) error {
@@ -119,7 +147,9 @@ func runGateway(ctx context.Context, e env, args []string) error {
 	}
 	cfg := gateway.Config{Name: o.name, Secret: o.secret, Registers: o.registers, Logger: log,
 		ServerOptions: lanTLS.ServerOptions(), DialOptions: lanTLS.DialOptions()}
-	o.limits.apply(&cfg)
+	if err := o.limits.apply(&cfg); err != nil {
+		return usageError{err}
+	}
 	if cfg.OnHandshake, err = o.auth.hook(); err != nil {
 		return usageError{err}
 	}

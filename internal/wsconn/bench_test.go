@@ -7,6 +7,7 @@ import (
 	"net"
 	"net/http"
 	"testing"
+	"unicode/utf8"
 )
 
 func benchmarkAppendMessage(b *testing.B, size int) {
@@ -98,3 +99,29 @@ func BenchmarkUpgradeMem(b *testing.B) {
 		}
 	}
 }
+
+// benchmarkReadFrameText reads one masked text frame of size bytes (UTF-8
+// with multi-byte code points) delivered in reads of at most chunk bytes,
+// as a socket would deliver it.
+func benchmarkReadFrameText(b *testing.B, size, chunk int) {
+	payload := bytes.Repeat([]byte("aé€😀"), size/10+1)[:size]
+	for !utf8.Valid(payload) {
+		payload = payload[:len(payload)-1]
+	}
+	frame := masked(opText, payload)
+	in := &memConn{in: bytes.NewReader(frame), chunk: chunk}
+	var rd Reader
+	b.ReportAllocs()
+	b.SetBytes(int64(len(payload)))
+	for b.Loop() {
+		in.in.Reset(frame)
+		f, err := rd.ReadFrame(in)
+		if err != nil || len(f.Payload) != len(payload) {
+			b.Fatal(err)
+		}
+	}
+}
+
+func BenchmarkReadFrameText4KiB(b *testing.B)         { benchmarkReadFrameText(b, 4<<10, 0) }
+func BenchmarkReadFrameText64KiB(b *testing.B)        { benchmarkReadFrameText(b, 64<<10, 0) }
+func BenchmarkReadFrameText64KiBChunked(b *testing.B) { benchmarkReadFrameText(b, 64<<10, 1460) }

@@ -6,6 +6,7 @@ import (
 	"io"
 	"net/http"
 	"runtime"
+	"slices"
 	"strconv"
 	"strings"
 	"testing"
@@ -88,6 +89,8 @@ func FuzzUpgrade(f *testing.F) {
 		strings.Replace(validRequest("/"), "Version: 13", "Version: 7", 1),
 		validRequest("/", manyHeaders(20)),
 		validRequest("/deny"),
+		validRequest("/", "Sec-WebSocket-Protocol: mqtt, chat.v1\r\n"),
+		validRequest("/hook", "Sec-WebSocket-Protocol: chat.v1,x\r\n"),
 		validRequest("/") + "early",
 		"GET / HTTP/1.1\n\n",
 		"\r\n\r\n",
@@ -101,9 +104,13 @@ func FuzzUpgrade(f *testing.F) {
 		AllowedOrigins: []string{"*.example.com"},
 		MaxHeaders:     16,
 		MaxHeaderBytes: 1024,
+		Protocols:      []string{"chat.v1", "graphql-ws"},
 		Check: func(h *Handshake) error {
 			if h.Path == "/deny" {
 				return &RejectError{Status: http.StatusUnauthorized, Reason: "denied"}
+			}
+			if h.Path == "/hook" && len(h.Protocols) > 0 {
+				h.Protocol = h.Protocols[len(h.Protocols)-1] // may be anything the client sent
 			}
 			return nil
 		},
@@ -122,6 +129,13 @@ func FuzzUpgrade(f *testing.F) {
 					"handshake %+v but response %q",
 					hs, out,
 				)
+			}
+			// The response names the chosen protocol, one the client
+			// offered and a valid token, and nothing else.
+			named := bytes.Contains(out, []byte("\r\nSec-WebSocket-Protocol: "+hs.Protocol+"\r\n"))
+			if hs.Protocol != "" && (!named || !ValidProtocol(hs.Protocol) || !slices.Contains(hs.Protocols, hs.Protocol)) ||
+				hs.Protocol == "" && bytes.Contains(out, []byte("Sec-WebSocket-Protocol")) {
+				t.Fatalf("protocol %q of %q, response %q", hs.Protocol, hs.Protocols, out)
 			}
 			if len(hs.Headers) > cfg.MaxHeaders || hs.Path == "" {
 				t.Fatalf(

@@ -48,9 +48,11 @@ func protocolError(reason string) error {
 //     bytes; a continuation needs a message in progress and a new text or
 //     binary frame needs none; a close payload is empty or holds a valid
 //     code: otherwise *CloseError with CloseProtocolError;
-//   - text messages (checked fragment by fragment, across code points split
-//     between fragments) and close reasons must be valid UTF-8: otherwise
-//     CloseInvalidPayload;
+//   - text messages and close reasons must be valid UTF-8: otherwise
+//     CloseInvalidPayload. Text is checked as the bytes arrive (after each
+//     read of r, across code points split between reads or fragments), so
+//     the error comes at the first invalid byte, without waiting for the
+//     rest of its frame;
 //   - a frame longer than Limits.MaxFrameSize, or one taking the message
 //     past Limits.MaxMessageSize, gives CloseTooBig, decided on the header
 //     before anything is allocated or read.
@@ -73,12 +75,9 @@ func (rd *Reader) ReadFrame(r io.Reader) (Frame, error) {
 
 	if op != opContinuation && h.Fin {
 		// The common case: a whole message in one frame.
-		p, err := readPayload(r, nil, h)
+		p, _, err := readPayload(r, nil, h, op == opText, 0, true)
 		if err != nil {
 			return Frame{}, err
-		}
-		if op == opText && !utf8.Valid(p) {
-			return Frame{}, &CloseError{Code: CloseInvalidPayload, Reason: "invalid UTF-8 in text message"}
 		}
 		return Frame{Kind: KindMessage, Binary: op == opBinary, Payload: p}, nil
 	}
@@ -86,14 +85,9 @@ func (rd *Reader) ReadFrame(r io.Reader) (Frame, error) {
 	if op != opContinuation {
 		rd.op = op
 	}
-	rd.msg, err = readPayload(r, rd.msg, h)
+	rd.msg, rd.validated, err = readPayload(r, rd.msg, h, rd.op == opText, rd.validated, h.Fin)
 	if err != nil {
 		return Frame{}, err
-	}
-	if rd.op == opText {
-		if err := rd.validateText(h.Fin); err != nil {
-			return Frame{}, err
-		}
 	}
 	if !h.Fin {
 		return Frame{Kind: KindNone}, nil
@@ -142,6 +136,11 @@ func (rd *Reader) check(h ws.Header) error {
 // without reading further. A caller woken by a poller reads only when
 // Ready, and otherwise waits for the rest of the frame where waiting holds
 // up nobody else.
+//
+// Ready does not look into payloads, so it is false for a partial text
+// frame even when the bytes that arrived are already invalid UTF-8, on
+// which ReadFrame would fail at once: reading it where waiting is allowed
+// fails just as fast.
 func (rd *Reader) Ready(buffered []byte) bool {
 	if len(buffered) < 2 {
 		return false
@@ -235,37 +234,42 @@ func (rd *Reader) readHeader(r io.Reader) (ws.Header, error) {
 	return h, nil
 }
 
-// validateText checks the text received since the last call, failing fast on
-// invalid UTF-8. An incomplete code point at the end (at most 3 bytes) is
-// left for the next fragment unless this is the final one.
-func (rd *Reader) validateText(final bool) error {
-	end := len(rd.msg)
+// errInvalidText is the error of a text message that is not valid UTF-8.
+func errInvalidText() error {
+	return &CloseError{Code: CloseInvalidPayload, Reason: "invalid UTF-8 in text message"}
+}
+
+// validateUTF8 checks p[from:] as far as it can, failing fast on invalid
+// UTF-8, and returns how far p is now known valid. Unless final (the
+// message ends with p), an incomplete code point at the end (at most 3
+// bytes that can still become valid) is left for the next call.
+func validateUTF8(p []byte, from int, final bool) (int, bool) {
+	end := len(p)
 	if !final {
 		// Look back at most 3 bytes for the start of an incomplete code point.
-		for i := end - 1; i >= rd.validated && i >= end-3; i-- {
-			c := rd.msg[i]
+		for i := end - 1; i >= from && i >= end-3; i-- {
+			c := p[i]
 			if c < utf8.RuneSelf {
 				break
 			}
 			if utf8.RuneStart(c) {
-				if !utf8.FullRune(rd.msg[i:end]) {
+				if !utf8.FullRune(p[i:end]) {
 					end = i // a valid prefix: wait for the rest
 				}
 				break
 			}
 		}
 	}
-	if !utf8.Valid(rd.msg[rd.validated:end]) {
-		return &CloseError{Code: CloseInvalidPayload, Reason: "invalid UTF-8 in text message"}
+	if !utf8.Valid(p[from:end]) {
+		return from, false
 	}
-	rd.validated = end
-	return nil
+	return end, true
 }
 
 // readControl reads the payload of a control frame that passed check.
 func (rd *Reader) readControl(r io.Reader, h ws.Header) (Frame, error) {
 	op := byte(h.OpCode)
-	p, err := readPayload(r, nil, h)
+	p, _, err := readPayload(r, nil, h, false, 0, true)
 	if err != nil {
 		return Frame{}, err
 	}
@@ -291,27 +295,49 @@ func (rd *Reader) readControl(r io.Reader, h ws.Header) (Frame, error) {
 	return Frame{Kind: KindClose, CloseCode: code, CloseReason: string(p[2:])}, nil
 }
 
-// readPayload reads h.Length payload bytes from r, appends them unmasked to
-// dst and returns the extended slice. Payloads up to preallocLimit are read
-// into one allocation; longer ones grow the buffer as bytes arrive.
-func readPayload(r io.Reader, dst []byte, h ws.Header) ([]byte, error) {
+// readPayload reads h.Length payload bytes from r and appends them unmasked
+// to dst. Payloads up to preallocLimit are read into one allocation; longer
+// ones grow the buffer as bytes arrive.
+//
+// For text (text true), dst[validated:] is checked as each read returns, not
+// once the frame is complete, so invalid UTF-8 fails (CloseInvalidPayload) as
+// soon as its first byte arrives, even inside a frame whose rest is still on
+// its way; final says that this frame ends the message. It returns the
+// extended slice and how far it is known valid UTF-8.
+func readPayload(r io.Reader, dst []byte, h ws.Header, text bool, validated int, final bool) ([]byte, int, error) {
 	if h.Length == 0 {
-		return dst, nil
+		if text && final {
+			if _, ok := validateUTF8(dst, validated, true); !ok {
+				return dst, validated, errInvalidText()
+			}
+		}
+		return dst, validated, nil
 	}
-	start := len(dst)
-	for remaining := h.Length; remaining > 0; {
-		chunk := int(min(remaining, preallocLimit))
-		dst = slices.Grow(dst, chunk)
-		n, err := io.ReadFull(r, dst[len(dst):len(dst)+chunk])
-		dst = dst[:len(dst)+n]
-		if err != nil {
+	var off int64 // payload bytes of this frame read so far (the mask offset)
+	for off < h.Length {
+		chunk := int(min(h.Length-off, preallocLimit))
+		if cap(dst)-len(dst) == 0 {
+			dst = slices.Grow(dst, chunk)
+		}
+		want := min(cap(dst)-len(dst), int(h.Length-off))
+		n, err := r.Read(dst[len(dst) : len(dst)+want])
+		if n > 0 {
+			ws.Cipher(dst[len(dst):len(dst)+n], h.Mask, int(off))
+			dst = dst[:len(dst)+n]
+			off += int64(n)
+			if text {
+				var ok bool
+				if validated, ok = validateUTF8(dst, validated, final && off == h.Length); !ok {
+					return dst, validated, errInvalidText()
+				}
+			}
+		}
+		if err != nil && off < h.Length {
 			if errors.Is(err, io.EOF) {
 				err = io.ErrUnexpectedEOF
 			}
-			return dst, err
+			return dst, validated, err
 		}
-		remaining -= int64(n)
 	}
-	ws.Cipher(dst[start:], h.Mask, 0)
-	return dst, nil
+	return dst, validated, nil
 }

@@ -9,7 +9,9 @@ import (
 
 // readyAgrees walks data frame by frame and checks, before each frame,
 // that Ready(rest) says exactly whether ReadFrame can finish on rest
-// without running out of input.
+// without running out of input, except that Ready may be false for a
+// partial text frame whose bytes so far are invalid UTF-8 (ReadFrame fails
+// on them at once; Ready does not unmask payloads).
 func readyAgrees(t *testing.T, rd *Reader, data []byte) {
 	t.Helper()
 	for off := 0; ; {
@@ -18,6 +20,10 @@ func readyAgrees(t *testing.T, rd *Reader, data []byte) {
 		r := bytes.NewReader(rest)
 		_, err := rd.ReadFrame(r)
 		short := errors.Is(err, io.EOF) || errors.Is(err, io.ErrUnexpectedEOF)
+		var ce *CloseError
+		if !ready && errors.As(err, &ce) && ce.Code == CloseInvalidPayload {
+			return // failed fast on a partial frame: allowed
+		}
 		if ready == short {
 			t.Fatalf("at offset %d (%x): Ready %v but ReadFrame: %v", off, rest[:min(len(rest), 16)], ready, err)
 		}

@@ -40,6 +40,14 @@ type Handshake struct {
 	Headers []Header
 	// Origin and Host are the first Origin and Host headers ("" if absent).
 	Origin, Host string
+	// Protocols are the subprotocols the client offers, in its order of
+	// preference (every Sec-WebSocket-Protocol header, split at commas).
+	Protocols []string
+	// Protocol is the subprotocol chosen for the response ("" for none):
+	// Upgrade sets it to the first of Protocols that UpgradeConfig.Protocols
+	// lists before it runs the Check hook, which may change it to another
+	// of Protocols or to "".
+	Protocol string
 }
 
 // Get returns the value of the first header named name (any case), or "".
@@ -50,6 +58,18 @@ func (h *Handshake) Get(name string) string {
 		}
 	}
 	return ""
+}
+
+// Values returns the values of every header named name (any case), in
+// order.
+func (h *Handshake) Values(name string) []string {
+	var v []string
+	for _, hd := range h.Headers {
+		if strings.EqualFold(hd.Name, name) {
+			v = append(v, hd.Value)
+		}
+	}
+	return v
 }
 
 // UpgradeConfig configures Upgrade. The zero value (or a nil pointer) accepts
@@ -76,6 +96,37 @@ type UpgradeConfig struct {
 	// any other error (whose text is not sent). It runs on the caller's
 	// goroutine, under the caller's deadline.
 	Check func(h *Handshake) error
+	// Protocols are the subprotocols the server supports. The first one
+	// the client offers (in the client's order) is chosen and named in the
+	// response's Sec-WebSocket-Protocol header; none is chosen when the
+	// client offers none of them (the client decides whether to go on).
+	// Empty: none is ever chosen unless the Check hook sets one.
+	Protocols []string
+}
+
+// ValidProtocol reports whether p can name a subprotocol: a non-empty HTTP
+// token (RFC 6455 section 4.1, RFC 7230 section 3.2.6).
+func ValidProtocol(p string) bool {
+	if p == "" {
+		return false
+	}
+	for i := range len(p) {
+		c := p[i]
+		if c <= ' ' || c >= 0x7f || strings.IndexByte("()<>@,;:\\\"/[]?={}", c) >= 0 {
+			return false
+		}
+	}
+	return true
+}
+
+// chooseProtocol is the first of offered that supported lists, or "".
+func chooseProtocol(offered, supported []string) string {
+	for _, p := range offered {
+		if slices.Contains(supported, p) {
+			return p
+		}
+	}
+	return ""
 }
 
 // Upgrade reads the HTTP upgrade request from conn and writes the 101
@@ -88,9 +139,11 @@ type UpgradeConfig struct {
 //     (x >= 1);
 //   - 426 with "Sec-WebSocket-Version: 13" for another WebSocket version;
 //   - 431 for too many or too large headers;
-//   - 403 for an origin not allowed, or the Check hook's status.
+//   - 403 for an origin not allowed, or the Check hook's status;
+//   - 500 when the Check hook chose a subprotocol the client did not offer.
 //
-// No subprotocol or extension is negotiated. A successful Upgrade has
+// The subprotocol is chosen as UpgradeConfig.Protocols and the Check hook
+// say; no extension is negotiated. A successful Upgrade has
 // consumed exactly the request and keeps no buffer, so the caller reads
 // frames from conn directly (bytes arriving with the request, before the 101,
 // are refused as ErrEarlyData). The caller sets conn's
@@ -139,13 +192,13 @@ func Upgrade(conn net.Conn, cfg *UpgradeConfig) (Handshake, error) {
 			if !originAllowed(c.AllowedOrigins, hs.Origin) {
 				return nil, refuse(&RejectError{Status: http.StatusForbidden, Reason: "origin not allowed", Err: ErrOriginNotAllowed})
 			}
-			if c.Check == nil {
-				return nil, nil
+			hs.Protocol = chooseProtocol(hs.Protocols, c.Protocols)
+			if c.Check != nil {
+				if err := c.Check(&hs); err != nil {
+					return nil, refuse(hookRejection(err))
+				}
 			}
-			if err := c.Check(&hs); err != nil {
-				return nil, refuse(hookRejection(err))
-			}
-			return nil, nil
+			return protocolHeader(&hs)
 		},
 	}
 	rw := struct {
@@ -168,6 +221,19 @@ func Upgrade(conn net.Conn, cfg *UpgradeConfig) (Handshake, error) {
 	default:
 		return hs, fmt.Errorf("wsconn: write handshake response: %w", err)
 	}
+}
+
+// protocolHeader is the response header naming the chosen subprotocol, if
+// any; a choice the client did not offer is refused.
+func protocolHeader(hs *Handshake) (ws.HandshakeHeader, error) {
+	if hs.Protocol == "" {
+		return nil, nil
+	}
+	if !slices.Contains(hs.Protocols, hs.Protocol) || !ValidProtocol(hs.Protocol) {
+		return nil, ws.RejectConnectionError(ws.RejectionStatus(http.StatusInternalServerError),
+			ws.RejectionReason("subprotocol not offered by the client"))
+	}
+	return ws.HandshakeHeaderString("Sec-WebSocket-Protocol: " + hs.Protocol + "\r\n"), nil
 }
 
 // splitTarget parses a request target in origin form ("/path?query") or
@@ -334,6 +400,12 @@ func parseHeaders(s string, maxHeaders int) Handshake {
 			hs.Host = h.Value
 		case h.Name == "Origin" && hs.Origin == "":
 			hs.Origin = h.Value
+		case h.Name == "Sec-Websocket-Protocol":
+			for p := range strings.SplitSeq(h.Value, ",") {
+				if p = strings.Trim(p, " \t"); p != "" {
+					hs.Protocols = append(hs.Protocols, p)
+				}
+			}
 		}
 	}
 	return hs

@@ -1364,9 +1364,12 @@ type Connect struct {
 	state      protoimpl.MessageState `protogen:"open.v1"`
 	RemoteAddr string                 `protobuf:"bytes,1,opt,name=remote_addr,json=remoteAddr,proto3" json:"remote_addr,omitempty"`
 	// Request path and raw query of the upgrade request.
-	Path          string    `protobuf:"bytes,2,opt,name=path,proto3" json:"path,omitempty"`
-	Query         string    `protobuf:"bytes,3,opt,name=query,proto3" json:"query,omitempty"`
-	Headers       []*Header `protobuf:"bytes,4,rep,name=headers,proto3" json:"headers,omitempty"`
+	Path    string    `protobuf:"bytes,2,opt,name=path,proto3" json:"path,omitempty"`
+	Query   string    `protobuf:"bytes,3,opt,name=query,proto3" json:"query,omitempty"`
+	Headers []*Header `protobuf:"bytes,4,rep,name=headers,proto3" json:"headers,omitempty"`
+	// The subprotocol chosen in the handshake (Sec-WebSocket-Protocol of the
+	// response), "" for none.
+	Subprotocol   string `protobuf:"bytes,5,opt,name=subprotocol,proto3" json:"subprotocol,omitempty"`
 	unknownFields protoimpl.UnknownFields
 	sizeCache     protoimpl.SizeCache
 }
@@ -1427,6 +1430,13 @@ func (x *Connect) GetHeaders() []*Header {
 		return x.Headers
 	}
 	return nil
+}
+
+func (x *Connect) GetSubprotocol() string {
+	if x != nil {
+		return x.Subprotocol
+	}
+	return ""
 }
 
 type Header struct {
@@ -2128,13 +2138,14 @@ const file_gatewayworker_v1_gateway_proto_rawDesc = "" +
 	"\fSessionEntry\x12\x10\n" +
 	"\x03key\x18\x01 \x01(\tR\x03key\x12\x14\n" +
 	"\x05value\x18\x02 \x01(\tR\x05value:\x028\x01B\x06\n" +
-	"\x04kind\"\x88\x01\n" +
+	"\x04kind\"\xaa\x01\n" +
 	"\aConnect\x12\x1f\n" +
 	"\vremote_addr\x18\x01 \x01(\tR\n" +
 	"remoteAddr\x12\x12\n" +
 	"\x04path\x18\x02 \x01(\tR\x04path\x12\x14\n" +
 	"\x05query\x18\x03 \x01(\tR\x05query\x122\n" +
-	"\aheaders\x18\x04 \x03(\v2\x18.gatewayworker.v1.HeaderR\aheaders\"2\n" +
+	"\aheaders\x18\x04 \x03(\v2\x18.gatewayworker.v1.HeaderR\aheaders\x12 \n" +
+	"\vsubprotocol\x18\x05 \x01(\tR\vsubprotocol\"2\n" +
 	"\x06Header\x12\x12\n" +
 	"\x04name\x18\x01 \x01(\tR\x04name\x12\x14\n" +
 	"\x05value\x18\x02 \x01(\tR\x05value\"5\n" +
