@@ -34,6 +34,10 @@ type Handshake struct {
 	// Path is the unescaped path of the request target, RawQuery its query
 	// without the '?'.
 	Path, RawQuery string
+	// Compressed says that permessage-deflate was negotiated (see
+	// UpgradeConfig.Compression): set Reader.Deflate, and the client
+	// accepts frames from Compressor.
+	Compressed bool
 	// Headers lists every request header in order, names canonicalised
 	// (textproto.CanonicalMIMEHeaderKey), values trimmed. Their number is
 	// capped by UpgradeConfig.MaxHeaders.
@@ -70,6 +74,11 @@ type UpgradeConfig struct {
 	// MaxHeaderBytes caps the request line and headers together; more gets
 	// 431. Default DefaultMaxHeaderBytes.
 	MaxHeaderBytes int
+	// Compression accepts the client's permessage-deflate offer (RFC 7692),
+	// if it has one the server can honour, without context takeover in
+	// either direction (deflate.go). Handshake.Compressed reports the
+	// result. False: no compression.
+	Compression bool
 	// Check, if set, runs after the request has been read and validated and
 	// before the 101 response is written. A non-nil error refuses the client
 	// with the Status and Reason of a *RejectError (4xx or 5xx), or 403 for
@@ -90,7 +99,8 @@ type UpgradeConfig struct {
 //   - 431 for too many or too large headers;
 //   - 403 for an origin not allowed, or the Check hook's status.
 //
-// No subprotocol or extension is negotiated. A successful Upgrade has
+// No subprotocol is negotiated, and no extension but permessage-deflate
+// with UpgradeConfig.Compression. A successful Upgrade has
 // consumed exactly the request and keeps no buffer, so the caller reads
 // frames from conn directly (bytes arriving with the request, before the 101,
 // are refused as ErrEarlyData). The caller sets conn's
@@ -152,6 +162,9 @@ func Upgrade(conn net.Conn, cfg *UpgradeConfig) (Handshake, error) {
 		io.Reader
 		io.Writer
 	}{bytes.NewReader(head), conn}
+	if c.Compression {
+		u.Negotiate = negotiateDeflate(&hs.Compressed)
+	}
 	_, err = u.Upgrade(rw)
 	var gobwasRej *ws.ConnectionRejectedError
 	switch {
