@@ -56,6 +56,7 @@ func (g *Gateway) handshake(nc net.Conn) {
 	remote := nc.RemoteAddr().String()
 	ucfg := wsconn.UpgradeConfig{
 		AllowedOrigins: g.cfg.AllowedOrigins,
+		Compression:    !g.cfg.DisableCompression,
 		Check: func(h *wsconn.Handshake) error {
 			if over {
 				return &wsconn.RejectError{Status: http.StatusServiceUnavailable, Reason: "too many connections"}

@@ -35,6 +35,9 @@ const (
 	DefaultMaxUnacked = 10000
 	// DefaultDrainTimeout bounds the shutdown drain of client queues.
 	DefaultDrainTimeout = 10 * time.Second
+	// DefaultCompressionThreshold is the smallest message (payload bytes)
+	// sent compressed to a client that negotiated permessage-deflate.
+	DefaultCompressionThreshold = 256
 )
 
 // Config configures a Gateway. The zero value of every field means the
@@ -92,6 +95,18 @@ type Config struct {
 	// a client over it is closed with 4002. 0: no limit.
 	MessageRate  float64
 	MessageBurst int
+	// DisableCompression turns permessage-deflate (RFC 7692) off. By
+	// default (false, so that the zero Config compresses) the gateway
+	// accepts a client's offer of it, without context takeover in either
+	// direction so that a connection keeps no compression state, and sends
+	// the messages of at least CompressionThreshold bytes compressed: once
+	// per send command, the same bytes to every client that negotiated it.
+	// MaxMessageSize applies to the decompressed size of what clients send.
+	DisableCompression bool
+	// CompressionThreshold is the smallest message payload, in bytes, sent
+	// compressed (DefaultCompressionThreshold); smaller ones go
+	// uncompressed, as does a message that compression does not shrink.
+	CompressionThreshold int
 	// OnHandshake, if set, runs before a client is accepted, on the
 	// handshake goroutine of that client (it may block, bounded by
 	// HandshakeTimeout; it runs concurrently for different clients). Return
@@ -160,6 +175,7 @@ func (cfg Config) withDefaults() (Config, error) {
 		{"PingMaxMissed", &c.PingMaxMissed, DefaultPingMaxMissed},
 		{"MaxUnacked", &c.MaxUnacked, DefaultMaxUnacked},
 		{"MessageBurst", &c.MessageBurst, 0},
+		{"CompressionThreshold", &c.CompressionThreshold, DefaultCompressionThreshold},
 	}
 	for _, d := range ints {
 		if *d.v < 0 {

@@ -139,6 +139,9 @@ func (g *Gateway) attach(nc net.Conn, remote string, hs *wsconn.Handshake) {
 		g.log.Debug("client socket kept as net.Conn", "remote", remote, "err", err)
 	}
 	c := newConn(g, nc, fd)
+	// Set before c is published and never changed: senders read it too
+	// (deflated), without holding reading.
+	c.rd.Deflate = hs.Compressed
 	g.hub.add(c)
 	if g.draining.Load() {
 		// Shutdown began after the handshake; drain may have missed c.

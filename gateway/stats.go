@@ -25,6 +25,9 @@ type Stats struct {
 	LinksRejected     uint64 // link calls refused for a wrong secret
 	ProtocolErrors    uint64 // clients closed for breaking RFC 6455 or a size limit (1002, 1007, 1009)
 	FrameTimeouts     uint64 // clients closed with 1008: a frame did not arrive within FrameTimeout
+	// CompressedClients: connected clients that negotiated
+	// permessage-deflate (of Clients).
+	CompressedClients int
 }
 
 type counters struct {
@@ -57,6 +60,7 @@ func (g *Gateway) Stats() Stats {
 		LinksRejected:     g.stats.linkRejected.Load(),
 		ProtocolErrors:    g.stats.protocolErrors.Load(),
 		FrameTimeouts:     g.stats.frameTimeouts.Load(),
+		CompressedClients: int(g.hub.compressed.Load()),
 	}
 }
 

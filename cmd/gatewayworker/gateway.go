@@ -27,6 +27,7 @@ type gatewayOptions struct {
 
 // gatewayLimits are the client-facing options shared by gateway and demo.
 type gatewayLimits struct {
+	compression      compressionOptions
 	handshakeTimeout time.Duration
 	maxMessageSize   int64
 	maxFrameSize     int64
@@ -45,6 +46,7 @@ type gatewayLimits struct {
 }
 
 func (l *gatewayLimits) define(s *cli.Set) {
+	l.compression.define(s)
 	s.Duration(&l.handshakeTimeout, "handshake-timeout", gateway.DefaultHandshakeTimeout, "time a client has to finish its WebSocket upgrade")
 	s.Int64(&l.maxMessageSize, "max-message-size", gateway.DefaultMaxMessageSize, "largest client message (and frame); larger: close 1009")
 	s.Int64(&l.maxFrameSize, "max-frame-size", 0, "largest client frame, checked on its header (0: --max-message-size); larger: close 1009")
@@ -63,6 +65,7 @@ func (l *gatewayLimits) define(s *cli.Set) {
 }
 
 func (l *gatewayLimits) apply(c *gateway.Config) {
+	l.compression.apply(c)
 	c.HandshakeTimeout = l.handshakeTimeout
 	c.MaxMessageSize = l.maxMessageSize
 	c.MaxFrameSize = l.maxFrameSize

@@ -1,0 +1,79 @@
+package gateway
+
+// Compression (permessage-deflate, RFC 7692).
+//
+// A client that offers it gets it unless Config.DisableCompression is set
+// (wsconn negotiates it without context takeover, so the client keeps only
+// the rd.Deflate flag). A send command encodes its message once as a plain
+// frame and, the first time it meets a recipient that negotiated
+// compression, once as a compressed frame (when the payload is at least
+// CompressionThreshold bytes and compressing shrinks it): every such
+// recipient gets those same compressed bytes, the others the plain ones.
+
+// deflated reports whether the client negotiated permessage-deflate. It is
+// set before the client is published and never changes, so any goroutine
+// may read it.
+func (c *conn) deflated() bool { return c.rd.Deflate }
+
+// outMessage is the message of the send command in progress: its payload
+// and, once a compressed recipient was met, its compressed frame.
+type outMessage struct {
+	data   []byte
+	binary bool
+	tried  bool   // compression was considered
+	frame  []byte // the compressed frame; nil: send the plain one
+}
+
+// compressedFrame returns the compressed frame of the message in progress,
+// compressing it on the first call, or nil when it goes uncompressed
+// (under the threshold, or not smaller compressed).
+func (cm *commander) compressedFrame() []byte {
+	m := &cm.msg
+	if m.tried {
+		return m.frame
+	}
+	m.tried = true
+	g := cm.g
+	if g.compressor == nil || len(m.data) < g.cfg.CompressionThreshold {
+		return nil
+	}
+	frame, ok := g.compressor.AppendMessage(nil, m.binary, m.data)
+	if ok {
+		m.frame = frame
+		g.metrics.compressions.Add(1)
+	}
+	return m.frame
+}
+
+// deliver queues the message of the send in progress for c: the
+// compressed frame if c negotiated compression and there is one, else
+// plain (the plain frame). It counts the delivery in cm.delivered (and
+// cm.deliveredCompressed); countSend adds the totals once per command.
+func (cm *commander) deliver(c *conn, plain []byte) {
+	frame := plain
+	if c.deflated() {
+		if z := cm.compressedFrame(); z != nil {
+			frame = z
+		}
+	}
+	if !c.send(frame) {
+		return
+	}
+	cm.delivered++
+	if len(frame) != len(plain) {
+		cm.deliveredCompressed++
+	}
+}
+
+// countCompressed records the compressed deliveries of a send command with
+// plain as its uncompressed frame, and resets the message in progress.
+func (cm *commander) countCompressed(plain []byte) {
+	if n := uint64(cm.deliveredCompressed); n > 0 {
+		m := &cm.g.metrics
+		m.compressedMsgs.Add(n)
+		m.compressedBytes.Add(n * uint64(len(cm.msg.frame)))
+		m.compressedRawBytes.Add(n * uint64(len(plain)))
+	}
+	cm.deliveredCompressed = 0
+	cm.msg = outMessage{}
+}
