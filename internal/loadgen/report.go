@@ -33,6 +33,12 @@ type Report struct {
 
 	Latency LatencyReport  `json:"latency_us"`
 	Servers []ServerReport `json:"servers,omitempty"`
+
+	// Compression: the connections negotiated permessage-deflate.
+	Compression bool `json:"compression,omitempty"`
+	// WireBytesPerMessage is the frame bytes read per workload message
+	// received (Stats.WireBytes / Stats.Received, warmup included).
+	WireBytesPerMessage float64 `json:"wire_bytes_per_message"`
 }
 
 // LatencyReport gives delivery latency quantiles in microseconds.

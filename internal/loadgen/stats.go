@@ -30,6 +30,9 @@ type Stats struct {
 	Stalls uint64 `json:"stalls"`
 	// Receivers is the number of connections open when the window opened.
 	Receivers uint64 `json:"receivers"`
+	// WireBytes counts the frame bytes connections read (headers included,
+	// compressed when compressed), warmup included.
+	WireBytes uint64 `json:"wire_bytes"`
 	// Latency holds the delivery latencies of the measured messages, when
 	// asked for.
 	Latency *Histogram `json:"latency,omitempty"`
@@ -53,6 +56,7 @@ func (s *Stats) Add(o Stats) {
 	s.Bad += o.Bad
 	s.Stalls += o.Stalls
 	s.Receivers += o.Receivers
+	s.WireBytes += o.WireBytes
 	if o.Latency != nil {
 		if s.Latency == nil {
 			s.Latency = new(Histogram)
