@@ -1,5 +1,7 @@
 package gateway
 
+import "github.com/gatewayworker/gatewayworker/internal/wsconn"
+
 // Compression (permessage-deflate, RFC 7692).
 //
 // A client that offers it gets it unless Config.DisableCompression is set
@@ -8,12 +10,19 @@ package gateway
 // frame and, the first time it meets a recipient that negotiated
 // compression, once as a compressed frame (when the payload is at least
 // CompressionThreshold bytes and compressing shrinks it): every such
-// recipient gets those same compressed bytes, the others the plain ones.
+// recipient gets those same compressed bytes, the others the plain ones. A
+// client that limited the server's window (server_max_window_bits=N) gets
+// the compressed frame only for messages of at most 2^N bytes: compressed
+// on its own, a message never refers to bytes before it.
 
 // deflated reports whether the client negotiated permessage-deflate. It is
 // set before the client is published and never changes, so any goroutine
-// may read it.
+// may read it; so is rd.WindowBits.
 func (c *conn) deflated() bool { return c.rd.Deflate }
+
+// fitsWindow reports whether a compressed message of n bytes may go to c,
+// whose server_max_window_bits may be below 15 (wsconn.FitsWindow).
+func (c *conn) fitsWindow(n int) bool { return wsconn.FitsWindow(n, c.rd.WindowBits) }
 
 // outMessage is the message of the send command in progress: its payload
 // and, once a compressed recipient was met, its compressed frame.
@@ -50,17 +59,17 @@ func (cm *commander) compressedFrame() []byte {
 // plain (the plain frame). It counts the delivery in cm.delivered (and
 // cm.deliveredCompressed); countSend adds the totals once per command.
 func (cm *commander) deliver(c *conn, plain []byte) {
-	frame := plain
-	if c.deflated() {
+	frame, compressed := plain, false
+	if c.deflated() && c.fitsWindow(len(cm.msg.data)) {
 		if z := cm.compressedFrame(); z != nil {
-			frame = z
+			frame, compressed = z, true
 		}
 	}
 	if !c.send(frame) {
 		return
 	}
 	cm.delivered++
-	if len(frame) != len(plain) {
+	if compressed {
 		cm.deliveredCompressed++
 	}
 }

@@ -3,18 +3,24 @@ package gateway
 import (
 	"bytes"
 	"compress/flate"
+	"context"
 	"errors"
 	"io"
+	"net"
 	"net/http"
 	"os"
+	"runtime"
 	"strconv"
 	"strings"
 	"testing"
 	"time"
 
+	"github.com/gobwas/httphead"
 	"github.com/gobwas/ws"
+	"github.com/gobwas/ws/wsflate"
 	"github.com/gorilla/websocket"
 
+	"github.com/gatewayworker/gatewayworker/internal/gopool"
 	"github.com/gatewayworker/gatewayworker/internal/wsconn"
 	pb "github.com/gatewayworker/gatewayworker/proto/gatewayworker/v1"
 )
@@ -401,5 +407,151 @@ func BenchmarkBroadcastCompression10k(b *testing.B) {
 			}
 			b.ReportMetric(wire, "wire-bytes/delivery")
 		})
+	}
+}
+
+// TestIdleCompressedClientHeap is TestIdleClientHeap with clients that
+// negotiated permessage-deflate and have each received a compressed
+// broadcast and sent a compressed message: idle, they hold no more than
+// clients without compression after the same exchange uncompressed (no
+// compressor or decompressor state per connection).
+func TestIdleCompressedClientHeap(t *testing.T) {
+	if testing.Short() {
+		t.Skip("opens 2000 sockets")
+	}
+	plain := idleHeapAfterExchange(t, false)
+	compressed := idleHeapAfterExchange(t, true)
+	t.Logf("heap per idle client after a broadcast and a message (server and client side): %d bytes plain, %d compressed", plain, compressed)
+	if compressed > 3<<10 || compressed > plain+256 {
+		t.Fatalf("idle compressed client holds %d bytes of heap (plain: %d)", compressed, plain)
+	}
+}
+
+// idleHeapAfterExchange connects 1000 clients (offering compression or
+// not), broadcasts a 4 KiB JSON message to them, has each send one
+// (compressed if negotiated), and returns the heap held per idle client.
+func idleHeapAfterExchange(t *testing.T, compression bool) int64 {
+	const n = 1000
+	tg := startGateway(t, Config{})
+	l := dialLink(t, tg.lan, "", "w1", true)
+	heap := func() uint64 {
+		// Twice: pooled compressors survive one collection.
+		runtime.GC()
+		runtime.GC()
+		var ms runtime.MemStats
+		runtime.ReadMemStats(&ms)
+		return ms.HeapAlloc
+	}
+	before := heap()
+	goroutines := runtime.NumGoroutine()
+	clients := make([]net.Conn, 0, n)
+	defer func() {
+		for _, c := range clients {
+			_ = c.Close()
+		}
+	}()
+	var d ws.Dialer
+	if compression {
+		d.Extensions = []httphead.Option{wsflate.Parameters{ClientMaxWindowBits: 1}.Option()}
+	}
+	for range n {
+		c, _, hs, err := d.Dial(context.Background(), "ws://"+tg.public+"/")
+		if err != nil {
+			t.Fatal(err)
+		}
+		if compression != (len(hs.Extensions) == 1) {
+			t.Fatalf("extensions %v", hs.Extensions)
+		}
+		clients = append(clients, c)
+	}
+	want := 0
+	if compression {
+		want = n
+	}
+	eventually(t, "clients attached", func() bool { return tg.Stats().Clients == n && tg.Stats().CompressedClients == want })
+	for range n {
+		l.connectEvent()
+	}
+	msg := jsonMessage(4096)
+	l.commands(&pb.Command{Op: &pb.Command_Send{Send: &pb.Send{Target: pb.Send_TARGET_ALL, Data: msg}}})
+	out := rawFrame(true, 0, rawText, true, msg)
+	if compression {
+		out = rawFrame(true, 4, rawText, true, deflateRaw(t, msg, flate.BestSpeed))
+	}
+	for _, c := range clients {
+		_ = c.SetReadDeadline(time.Now().Add(waitFor))
+		h, err := ws.ReadHeader(c)
+		if err != nil || (h.Rsv == 4) != compression {
+			t.Fatalf("broadcast: header %+v, %v", h, err)
+		}
+		if _, err := io.CopyN(io.Discard, c, h.Length); err != nil {
+			t.Fatal(err)
+		}
+		if _, err := c.Write(out); err != nil {
+			t.Fatal(err)
+		}
+	}
+	var last uint64
+	for range n {
+		ev := l.event()
+		if got := ev.GetMessage().GetData(); !bytes.Equal(got, msg) {
+			t.Fatalf("worker got %d bytes", len(got))
+		}
+		last = max(last, ev.GetSeq())
+	}
+	// Acked, the events (and the messages they carry) are released.
+	l.ack(last)
+	l.flush()
+	if compression && tg.metrics.compressions.Load() != 1 {
+		t.Fatalf("%d compressions for one broadcast", tg.metrics.compressions.Load())
+	}
+	eventually(t, "handshake goroutines gone", func() bool { return runtime.NumGoroutine() <= goroutines+gopool.DefaultSize })
+	per := (int64(heap()) - int64(before)) / n
+	// Gone before the next measurement.
+	for _, c := range clients {
+		_ = c.Close()
+	}
+	l.close()
+	if err := tg.stop(t); err != nil {
+		t.Fatal(err)
+	}
+	return per
+}
+
+// TestCompressionClientWindow: a client that limits the server's window
+// (server_max_window_bits=9, 512 bytes) gets the compressed frame only for
+// messages that fit it; the same send still compresses once for a client
+// with the full window.
+func TestCompressionClientWindow(t *testing.T) {
+	tg := startGateway(t, Config{})
+	l := dialLink(t, tg.lan, "", "w1", true)
+	small := dialRaw(t, tg.public)
+	resp := small.request(upgradeRequest("/", "Sec-WebSocket-Extensions: permessage-deflate; server_max_window_bits=9\r\n"))
+	const want = "permessage-deflate;server_no_context_takeover;client_no_context_takeover;server_max_window_bits=9"
+	if got := resp.Header.Get("Sec-WebSocket-Extensions"); got != want {
+		t.Fatalf("Sec-WebSocket-Extensions = %q, want %q", got, want)
+	}
+	l.connectEvent()
+	full := upgradeOffering(t, tg.public)
+	l.connectEvent()
+
+	large, fits := jsonMessage(4096), jsonMessage(512)
+	all := func(data []byte) *pb.Command {
+		return &pb.Command{Op: &pb.Command_Send{Send: &pb.Send{Target: pb.Send_TARGET_ALL, Data: data}}}
+	}
+	l.commands(all(large), all(fits))
+	if f := small.readDataFrame(); f.rsv != 0 || !bytes.Equal(f.payload, large) {
+		t.Fatalf("4 KiB to the 512-byte window: rsv %d, %d bytes", f.rsv, len(f.payload))
+	}
+	if f := small.readDataFrame(); f.rsv != 4 || !bytes.Equal(inflateRaw(t, f.payload), fits) {
+		t.Fatalf("%d bytes to the 512-byte window: rsv %d", len(fits), f.rsv)
+	}
+	for _, m := range [][]byte{large, fits} {
+		if f := full.readDataFrame(); f.rsv != 4 || !bytes.Equal(inflateRaw(t, f.payload), m) {
+			t.Fatalf("%d bytes to the full window: rsv %d", len(m), f.rsv)
+		}
+	}
+	if got := tg.metrics.compressions.Load(); got != 2 {
+		t.Errorf("%d compressions for two sends", got)
 	}
 }

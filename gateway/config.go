@@ -104,8 +104,9 @@ type Config struct {
 	// MaxMessageSize applies to the decompressed size of what clients send.
 	DisableCompression bool
 	// CompressionThreshold is the smallest message payload, in bytes, sent
-	// compressed (DefaultCompressionThreshold); smaller ones go
-	// uncompressed, as does a message that compression does not shrink.
+	// compressed (DefaultCompressionThreshold; 1 tries every message);
+	// smaller ones go uncompressed, as does a message that compression
+	// does not shrink.
 	CompressionThreshold int
 	// OnHandshake, if set, runs before a client is accepted, on the
 	// handshake goroutine of that client (it may block, bounded by

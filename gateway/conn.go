@@ -141,7 +141,7 @@ func (g *Gateway) attach(nc net.Conn, remote string, hs *wsconn.Handshake) {
 	c := newConn(g, nc, fd)
 	// Set before c is published and never changed: senders read it too
 	// (deflated), without holding reading.
-	c.rd.Deflate = hs.Compressed
+	c.rd.Deflate, c.rd.WindowBits = hs.Compressed, hs.WindowBits
 	g.hub.add(c)
 	if g.draining.Load() {
 		// Shutdown began after the handshake; drain may have missed c.

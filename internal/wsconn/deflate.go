@@ -30,9 +30,19 @@ import (
 // rsv1 is the "Per-Message Compressed" bit of the first frame header byte.
 const rsv1 = 0x40
 
-// maxWindowBits is the only LZ77 window compress/flate produces (32 KiB):
-// the server can honour a server_max_window_bits offer only at this value.
+// maxWindowBits is the LZ77 window of compress/flate (32 KiB), the largest
+// RFC 7692 allows.
 const maxWindowBits = 15
+
+// FitsWindow reports whether a message of payloadLen bytes, compressed by
+// a Compressor, may be sent to a client that negotiated windowBits
+// (Handshake.WindowBits; 0 means 15). A Compressor compresses every message
+// from a fresh state, so its back-references never reach before the
+// message: they fit any window at least as long as the message. A longer
+// message goes uncompressed to that client.
+func FitsWindow(payloadLen int, windowBits uint8) bool {
+	return windowBits == 0 || windowBits >= maxWindowBits || payloadLen <= 1<<windowBits
+}
 
 // deflateTail completes a message for the decompressor: the 4 bytes that
 // RFC 7692 section 7.2.1 has the sender remove (the end of an empty stored
@@ -41,29 +51,25 @@ const maxWindowBits = 15
 const deflateTail = "\x00\x00\xff\xff\x01\x00\x00\xff\xff"
 
 // negotiateDeflate returns the ws.Upgrader.Negotiate callback accepting the
-// first permessage-deflate offer of the client that the server can honour
-// (RFC 7692 section 5): it sets *accepted and answers with both
-// no_context_takeover parameters. It declines, so that the client may fall
-// back to its next offer or to no compression, an offer that:
+// first permessage-deflate offer of the client that is well formed (RFC
+// 7692 section 7: no unknown, duplicated or invalid parameter; a malformed
+// offer is declined, so that the client may fall back to its next offer or
+// to no compression). It sets hs.Compressed and answers with both
+// no_context_takeover parameters.
 //
-//   - is malformed: an unknown, duplicated or invalid parameter (section 7);
-//   - asks for server_max_window_bits below 15, since compress/flate always
-//     uses a 32 KiB window. An offer of 15 is accepted and echoed.
-//
-// client_max_window_bits (with or without a value) needs nothing: the
-// decompressor accepts any window up to 32 KiB, so the response leaves it
-// out and the client keeps the window it offered. Other extensions are not
-// negotiated.
-func negotiateDeflate(accepted *bool) func(httphead.Option) (httphead.Option, error) {
+// server_max_window_bits=N (8 to 15) is accepted and echoed, and recorded
+// in hs.WindowBits: the sender then compresses for that client only the
+// messages of at most 2^N bytes (FitsWindow). client_max_window_bits (with
+// or without a value) needs nothing: the decompressor accepts any window up
+// to 32 KiB, so the response leaves it out and the client keeps the window
+// it offered. Other extensions are not negotiated.
+func negotiateDeflate(hs *Handshake) func(httphead.Option) (httphead.Option, error) {
 	return func(opt httphead.Option) (httphead.Option, error) {
-		if *accepted || !bytes.EqualFold(opt.Name, wsflate.ExtensionNameBytes) {
+		if hs.Compressed || !bytes.EqualFold(opt.Name, wsflate.ExtensionNameBytes) {
 			return httphead.Option{}, nil
 		}
 		var offer wsflate.Parameters
 		if err := offer.Parse(opt); err != nil {
-			return httphead.Option{}, nil
-		}
-		if offer.ServerMaxWindowBits.Defined() && offer.ServerMaxWindowBits != maxWindowBits {
 			return httphead.Option{}, nil
 		}
 		resp := wsflate.Parameters{
@@ -71,7 +77,10 @@ func negotiateDeflate(accepted *bool) func(httphead.Option) (httphead.Option, er
 			ClientNoContextTakeover: true,
 			ServerMaxWindowBits:     offer.ServerMaxWindowBits,
 		}
-		*accepted = true
+		hs.Compressed, hs.WindowBits = true, maxWindowBits
+		if offer.ServerMaxWindowBits.Defined() {
+			hs.WindowBits = uint8(offer.ServerMaxWindowBits)
+		}
 		return resp.Option(), nil
 	}
 }
@@ -207,8 +216,9 @@ const DefaultCompressionLevel = flate.BestSpeed
 
 // Compressor compresses outgoing messages for permessage-deflate without
 // context takeover: each message on its own, so the same compressed frame
-// is valid for every connection that negotiated the extension. It pools its
-// flate writers (a few hundred KiB each) and is safe for concurrent use.
+// is valid for every connection that negotiated the extension (with a
+// window that fits it, FitsWindow). It pools its flate writers (a few
+// hundred KiB each) and is safe for concurrent use.
 type Compressor struct {
 	level int
 	pool  sync.Pool // of *deflater

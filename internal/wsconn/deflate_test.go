@@ -9,6 +9,7 @@ import (
 	"io"
 	"net"
 	"net/http"
+	"os/exec"
 	"runtime"
 	"strings"
 	"sync"
@@ -52,24 +53,27 @@ func TestNegotiateDeflate(t *testing.T) {
 		offer  string // Sec-WebSocket-Extensions, "" for none
 		off    bool   // UpgradeConfig.Compression false
 		want   string // the response's Sec-WebSocket-Extensions, "" for none
-		wantOK bool
+		window uint8  // Handshake.WindowBits, 0 when not negotiated
 	}{
 		{name: "no offer", want: ""},
-		{name: "plain offer", offer: "permessage-deflate", want: accepted, wantOK: true},
-		{name: "chromium", offer: "permessage-deflate; client_max_window_bits", want: accepted, wantOK: true},
-		{name: "client window value", offer: "permessage-deflate; client_max_window_bits=10", want: accepted, wantOK: true},
-		{name: "quoted client window", offer: `permessage-deflate; client_max_window_bits="12"`, want: accepted, wantOK: true},
-		{name: "all parameters", offer: "permessage-deflate; server_no_context_takeover; client_no_context_takeover; client_max_window_bits=15", want: accepted, wantOK: true},
-		{name: "server window 15 echoed", offer: "permessage-deflate; server_max_window_bits=15", want: accepted + ";server_max_window_bits=15", wantOK: true},
-		{name: "server window 10 declined", offer: "permessage-deflate; server_max_window_bits=10", want: ""},
-		{name: "fallback to the next offer", offer: "permessage-deflate; server_max_window_bits=9, permessage-deflate; client_max_window_bits", want: accepted, wantOK: true},
-		{name: "first acceptable offer only", offer: "permessage-deflate, permessage-deflate; server_max_window_bits=15", want: accepted, wantOK: true},
+		{name: "plain offer", offer: "permessage-deflate", want: accepted, window: 15},
+		{name: "chromium", offer: "permessage-deflate; client_max_window_bits", want: accepted, window: 15},
+		{name: "client window value", offer: "permessage-deflate; client_max_window_bits=10", want: accepted, window: 15},
+		{name: "quoted client window", offer: `permessage-deflate; client_max_window_bits="12"`, want: accepted, window: 15},
+		{name: "all parameters", offer: "permessage-deflate; server_no_context_takeover; client_no_context_takeover; client_max_window_bits=15", want: accepted, window: 15},
+		{name: "server window 15 echoed", offer: "permessage-deflate; server_max_window_bits=15", want: accepted + ";server_max_window_bits=15", window: 15},
+		{name: "server window 10 echoed", offer: "permessage-deflate; server_max_window_bits=10", want: accepted + ";server_max_window_bits=10", window: 10},
+		{name: "server window 8 echoed", offer: "permessage-deflate; server_max_window_bits=8; client_max_window_bits=8", want: accepted + ";server_max_window_bits=8", window: 8},
+		{name: "server window 16 declined", offer: "permessage-deflate; server_max_window_bits=16", want: ""},
+		{name: "server window without a value declined", offer: "permessage-deflate; server_max_window_bits", want: ""},
+		{name: "fallback to the next offer", offer: "permessage-deflate; server_max_window_bits=7, permessage-deflate; client_max_window_bits", want: accepted, window: 15},
+		{name: "first acceptable offer only", offer: "permessage-deflate; server_max_window_bits=9, permessage-deflate", want: accepted + ";server_max_window_bits=9", window: 9},
 		{name: "unknown parameter declined", offer: "permessage-deflate; foo=1", want: ""},
 		{name: "duplicate parameter declined", offer: "permessage-deflate; client_no_context_takeover; client_no_context_takeover", want: ""},
 		{name: "invalid window declined", offer: "permessage-deflate; client_max_window_bits=7", want: ""},
 		{name: "no_context_takeover with a value declined", offer: "permessage-deflate; server_no_context_takeover=1", want: ""},
 		{name: "other extension ignored", offer: "x-webkit-deflate-frame", want: ""},
-		{name: "other extension then deflate", offer: "x-webkit-deflate-frame, permessage-deflate", want: accepted, wantOK: true},
+		{name: "other extension then deflate", offer: "x-webkit-deflate-frame, permessage-deflate", want: accepted, window: 15},
 		{name: "compression off", offer: "permessage-deflate", off: true, want: ""},
 	}
 	for _, tt := range tests {
@@ -93,8 +97,8 @@ func TestNegotiateDeflate(t *testing.T) {
 			if got := resp.Header.Get("Sec-WebSocket-Extensions"); got != tt.want {
 				t.Errorf("Sec-WebSocket-Extensions = %q, want %q", got, tt.want)
 			}
-			if hs.Compressed != tt.wantOK {
-				t.Errorf("Compressed = %v, want %v", hs.Compressed, tt.wantOK)
+			if hs.Compressed != (tt.window != 0) || hs.WindowBits != tt.window {
+				t.Errorf("Compressed = %v, WindowBits = %d, want window %d", hs.Compressed, hs.WindowBits, tt.window)
 			}
 		})
 	}
@@ -268,6 +272,21 @@ func TestReadyCompressed(t *testing.T) {
 	plain := Reader{}
 	if !plain.Ready(frame[:8]) {
 		t.Error("RSV1 without Deflate: not Ready to refuse the header")
+	}
+}
+
+func TestFitsWindow(t *testing.T) {
+	tests := []struct {
+		n    int
+		bits uint8
+		want bool
+	}{
+		{1 << 20, 0, true}, {1 << 20, 15, true}, {512, 9, true}, {513, 9, false}, {256, 8, true}, {257, 8, false},
+	}
+	for _, tt := range tests {
+		if got := FitsWindow(tt.n, tt.bits); got != tt.want {
+			t.Errorf("FitsWindow(%d, %d) = %v", tt.n, tt.bits, got)
+		}
 	}
 }
 
@@ -515,5 +534,62 @@ func BenchmarkReadCompressed4KiBJSON(b *testing.B) {
 		if _, err := rd.ReadFrame(r); err != nil {
 			b.Fatal(err)
 		}
+	}
+}
+
+// inflateWithZlib decompresses a permessage-deflate payload with Python's
+// zlib, its window limited to 2^bits bytes: a distance past it fails
+// ("invalid distance too far back").
+func inflateWithZlib(t *testing.T, payload []byte, bits int) ([]byte, error) {
+	t.Helper()
+	python, err := exec.LookPath("python3")
+	if err != nil {
+		t.Skip("python3 not found")
+	}
+	// Output in 16-byte steps, so that back-references are served from
+	// zlib's window, not from the output buffer of the same call.
+	script := "import sys, zlib\n" +
+		"d = zlib.decompressobj(-" + itoa(bits) + ")\n" +
+		"data = sys.stdin.buffer.read() + b'\\x00\\x00\\xff\\xff'\n" +
+		"out = d.decompress(data, 16)\n" +
+		"while d.unconsumed_tail:\n" +
+		"    out += d.decompress(d.unconsumed_tail, 16)\n" +
+		"sys.stdout.buffer.write(out)\n"
+	cmd := exec.Command(python, "-c", script)
+	cmd.Stdin = bytes.NewReader(payload)
+	var stderr bytes.Buffer
+	cmd.Stderr = &stderr
+	out, err := cmd.Output()
+	if err != nil {
+		return nil, errors.New(stderr.String())
+	}
+	return out, nil
+}
+
+// TestCompressorFitsWindowZlib checks FitsWindow's premise with an
+// independent decoder: a message of 2^N bytes compressed by a Compressor
+// decompresses with a window of 2^N bytes (server_max_window_bits=N), for
+// every N the RFC allows, while the same decoder refuses a stream that
+// refers further back.
+func TestCompressorFitsWindowZlib(t *testing.T) {
+	z, _ := NewCompressor(0)
+	for bits := 8; bits <= 15; bits++ {
+		msg := []byte(strings.Repeat(`{"id":12345,"name":"sensor","ok":true},`, (1<<bits)/39+1))[:1<<bits]
+		frame, ok := z.AppendMessage(nil, false, msg)
+		if !ok {
+			t.Fatalf("%d bytes not compressed", len(msg))
+		}
+		got, err := inflateWithZlib(t, serverPayload(frame), bits)
+		if err != nil || !bytes.Equal(got, msg) {
+			t.Fatalf("window %d bits: zlib got %d bytes, %v", bits, len(got), err)
+		}
+	}
+	// The decoder does enforce the window: a 4 KiB message whose second
+	// half repeats its first (distance 2 KiB) fails with a 1 KiB window.
+	half := make([]byte, 2048)
+	_, _ = rand.Read(half)
+	frame, _ := z.AppendMessage(nil, true, append(half, half...))
+	if _, err := inflateWithZlib(t, serverPayload(frame), 10); err == nil {
+		t.Fatal("zlib decoded a 2 KiB distance with a 1 KiB window")
 	}
 }

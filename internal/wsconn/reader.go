@@ -29,6 +29,10 @@ type Reader struct {
 	// (Handshake.Compressed): the first frame of a text or binary message
 	// may set RSV1, and the message is then decompressed (deflate.go).
 	Deflate bool
+	// WindowBits is Handshake.WindowBits. The Reader does not use it: it
+	// is kept here, in a byte the struct has spare, for whoever compresses
+	// messages to the client (FitsWindow).
+	WindowBits uint8
 
 	hdr       [ws.MaxHeaderSize - 2]byte // scratch for readHeader
 	op        byte                       // opcode of the fragmented message in progress, 0 if none

@@ -36,8 +36,11 @@ type Handshake struct {
 	Path, RawQuery string
 	// Compressed says that permessage-deflate was negotiated (see
 	// UpgradeConfig.Compression): set Reader.Deflate, and the client
-	// accepts frames from Compressor.
+	// accepts frames from Compressor. WindowBits is the LZ77 window the
+	// client allows the server (server_max_window_bits, 8 to 15; 15 when
+	// it set none), for FitsWindow.
 	Compressed bool
+	WindowBits uint8
 	// Headers lists every request header in order, names canonicalised
 	// (textproto.CanonicalMIMEHeaderKey), values trimmed. Their number is
 	// capped by UpgradeConfig.MaxHeaders.
@@ -163,7 +166,7 @@ func Upgrade(conn net.Conn, cfg *UpgradeConfig) (Handshake, error) {
 		io.Writer
 	}{bytes.NewReader(head), conn}
 	if c.Compression {
-		u.Negotiate = negotiateDeflate(&hs.Compressed)
+		u.Negotiate = negotiateDeflate(&hs)
 	}
 	_, err = u.Upgrade(rw)
 	var gobwasRej *ws.ConnectionRejectedError
