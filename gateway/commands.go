@@ -19,11 +19,13 @@ type commander struct {
 	exclude []uint64
 	exSet   map[uint64]struct{}
 	seen    map[*conn]struct{}
-	// delivered tallies the recipients of the send in progress (metrics.go),
-	// deliveredCompressed those of them sent msg's compressed frame.
-	delivered, deliveredCompressed int
-	// msg is the message of the send in progress (compression.go).
-	msg outMessage
+
+	// msg is the message of the send in progress, deliveredCompressed its
+	// recipients sent the compressed frame (compression.go).
+	msg                 outMessage
+	deliveredCompressed int
+	// delivered tallies the recipients of the send in progress (metrics.go).
+	delivered int
 }
 
 // applyAll applies a LinkRequest: its ack, then its commands in order.

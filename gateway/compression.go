@@ -1,6 +1,11 @@
 package gateway
 
-import "github.com/gatewayworker/gatewayworker/internal/wsconn"
+import (
+	"github.com/prometheus/client_golang/prometheus"
+
+	"github.com/gatewayworker/gatewayworker/internal/metrics"
+	"github.com/gatewayworker/gatewayworker/internal/wsconn"
+)
 
 // Compression (permessage-deflate, RFC 7692).
 //
@@ -85,4 +90,46 @@ func (cm *commander) countCompressed(plain []byte) {
 	}
 	cm.deliveredCompressed = 0
 	cm.msg = outMessage{}
+}
+
+// compressionCollector exports the compression metrics to Prometheus, next
+// to collector (metrics.go).
+type compressionCollector struct {
+	g                              *Gateway
+	conns, compressions, msgs, out *prometheus.Desc
+}
+
+var _ prometheus.Collector = (*compressionCollector)(nil)
+
+func newCompressionCollector(g *Gateway) *compressionCollector {
+	d := func(name, help string, labels ...string) *prometheus.Desc {
+		return prometheus.NewDesc(metrics.Namespace+"_gateway_"+name, help, labels, nil)
+	}
+	return &compressionCollector{
+		g:            g,
+		conns:        d("compressed_connections", "Client connections that negotiated permessage-deflate (of connections)."),
+		compressions: d("compressions_total", "Messages compressed: once per send command that reached a client with permessage-deflate, whatever the number of such clients."),
+		msgs:         d("compressed_messages_sent_total", "Messages queued compressed (one per recipient; of messages_sent_total)."),
+		out:          d("compression_frame_bytes_total", "Frame bytes of the messages queued compressed (per recipient): as sent (form=compressed) and as they would have been uncompressed (form=uncompressed).", "form"),
+	}
+}
+
+// Describe implements prometheus.Collector.
+func (c *compressionCollector) Describe(ch chan<- *prometheus.Desc) {
+	for _, d := range []*prometheus.Desc{c.conns, c.compressions, c.msgs, c.out} {
+		ch <- d
+	}
+}
+
+// Collect implements prometheus.Collector.
+func (c *compressionCollector) Collect(ch chan<- prometheus.Metric) {
+	m := &c.g.metrics
+	counter := func(d *prometheus.Desc, v uint64, labels ...string) {
+		ch <- prometheus.MustNewConstMetric(d, prometheus.CounterValue, float64(v), labels...)
+	}
+	ch <- prometheus.MustNewConstMetric(c.conns, prometheus.GaugeValue, float64(c.g.hub.compressed.Load()))
+	counter(c.compressions, m.compressions.Load())
+	counter(c.msgs, m.compressedMsgs.Load())
+	counter(c.out, m.compressedBytes.Load(), "compressed")
+	counter(c.out, m.compressedRawBytes.Load(), "uncompressed")
 }

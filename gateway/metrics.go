@@ -63,6 +63,9 @@ func (g *Gateway) initMetrics() error {
 	if err := metrics.Register(g.cfg.Metrics, newCollector(g)); err != nil {
 		return fmt.Errorf("%w: Metrics: %w", ErrInvalidConfig, err)
 	}
+	if err := metrics.Register(g.cfg.Metrics, newCompressionCollector(g)); err != nil {
+		return fmt.Errorf("%w: Metrics: %w", ErrInvalidConfig, err)
+	}
 	return nil
 }
 
@@ -120,8 +123,6 @@ type collector struct {
 	handshakes, msgsIn, bytesIn, msgsOut, bytesOut, fanout     *prometheus.Desc
 	slow, heartbeat, rateLimited, protocol, frameTimeout       *prometheus.Desc
 	dropped, redelivered, linksRejected                        *prometheus.Desc
-
-	compressedConns, compressions, compressedMsgs, compressedBytes *prometheus.Desc
 }
 
 var _ prometheus.Collector = (*collector)(nil)
@@ -153,11 +154,6 @@ func newCollector(g *Gateway) *collector {
 		dropped:       d("events_dropped_total", "Client events dropped: no worker linked (reason=no_worker), or past max unacked (reason=overflow).", "reason"),
 		redelivered:   d("events_redelivered_total", "Unacknowledged events handed to another worker after a link broke."),
 		linksRejected: d("links_rejected_total", "Internal calls refused for a missing or wrong cluster secret."),
-
-		compressedConns: d("compressed_connections", "Client connections that negotiated permessage-deflate (of connections)."),
-		compressions:    d("compressions_total", "Messages compressed: once per send command that reached a client with permessage-deflate, whatever the number of such clients."),
-		compressedMsgs:  d("compressed_messages_sent_total", "Messages queued compressed (one per recipient; of messages_sent_total)."),
-		compressedBytes: d("compression_frame_bytes_total", "Frame bytes of the messages queued compressed (per recipient): as sent (form=compressed) and as they would have been uncompressed (form=uncompressed).", "form"),
 	}
 }
 
@@ -167,7 +163,6 @@ func (c *collector) Describe(ch chan<- *prometheus.Desc) {
 		c.connections, c.groups, c.uids, c.links, c.announced, c.ready, c.queued,
 		c.handshakes, c.msgsIn, c.bytesIn, c.msgsOut, c.bytesOut, c.fanout,
 		c.slow, c.heartbeat, c.rateLimited, c.protocol, c.frameTimeout, c.dropped, c.redelivered, c.linksRejected,
-		c.compressedConns, c.compressions, c.compressedMsgs, c.compressedBytes,
 	} {
 		ch <- d
 	}
@@ -217,11 +212,6 @@ func (c *collector) Collect(ch chan<- prometheus.Metric) {
 	counter(c.dropped, st.EventsOverflow, "overflow")
 	counter(c.redelivered, st.EventsRedelivered)
 	counter(c.linksRejected, st.LinksRejected)
-	gauge(c.compressedConns, float64(st.CompressedClients))
-	counter(c.compressions, m.compressions.Load())
-	counter(c.compressedMsgs, m.compressedMsgs.Load())
-	counter(c.compressedBytes, m.compressedBytes.Load(), "compressed")
-	counter(c.compressedBytes, m.compressedRawBytes.Load(), "uncompressed")
 	m.grpc.Collect(ch)
 }
 
