@@ -9,6 +9,9 @@ type Stats struct {
 	Uids        int // bound uids
 	Workers     int // linked workers (links with events)
 	PushClients int // linked push clients
+	// CompressedClients: connected clients that negotiated
+	// permessage-deflate (of Clients).
+	CompressedClients int
 	// Announced: a register holds the gateway's lease (always false
 	// without Config.Registers). For readiness checks.
 	Announced bool
@@ -25,9 +28,6 @@ type Stats struct {
 	LinksRejected     uint64 // link calls refused for a wrong secret
 	ProtocolErrors    uint64 // clients closed for breaking RFC 6455 or a size limit (1002, 1007, 1009)
 	FrameTimeouts     uint64 // clients closed with 1008: a frame did not arrive within FrameTimeout
-	// CompressedClients: connected clients that negotiated
-	// permessage-deflate (of Clients).
-	CompressedClients int
 }
 
 type counters struct {
