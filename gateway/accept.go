@@ -56,7 +56,6 @@ func (g *Gateway) handshake(nc net.Conn) {
 	remote := nc.RemoteAddr().String()
 	ucfg := wsconn.UpgradeConfig{
 		AllowedOrigins: g.cfg.AllowedOrigins,
-		Compression:    !g.cfg.DisableCompression,
 		Check: func(h *wsconn.Handshake) error {
 			if over {
 				return &wsconn.RejectError{Status: http.StatusServiceUnavailable, Reason: "too many connections"}
@@ -71,6 +70,7 @@ func (g *Gateway) handshake(nc net.Conn) {
 			}
 			return err
 		},
+		Compression: !g.cfg.DisableCompression,
 	}
 	hs, err := wsconn.Upgrade(nc, &ucfg)
 	if err != nil {

@@ -20,6 +20,9 @@ const (
 	DefaultMaxConnections = 0
 	// DefaultMaxPending is the byte budget of one client's write queue.
 	DefaultMaxPending = 1 << 20
+	// DefaultCompressionThreshold is the smallest message (payload bytes)
+	// sent compressed to a client that negotiated permessage-deflate.
+	DefaultCompressionThreshold = 256
 	// DefaultWriteTimeout bounds one write to a client.
 	DefaultWriteTimeout = 10 * time.Second
 	// DefaultFrameTimeout bounds the arrival of a frame once its first byte
@@ -35,9 +38,6 @@ const (
 	DefaultMaxUnacked = 10000
 	// DefaultDrainTimeout bounds the shutdown drain of client queues.
 	DefaultDrainTimeout = 10 * time.Second
-	// DefaultCompressionThreshold is the smallest message (payload bytes)
-	// sent compressed to a client that negotiated permessage-deflate.
-	DefaultCompressionThreshold = 256
 )
 
 // Config configures a Gateway. The zero value of every field means the
@@ -173,10 +173,10 @@ func (cfg Config) withDefaults() (Config, error) {
 	}{
 		{"MaxConnections", &c.MaxConnections, DefaultMaxConnections},
 		{"MaxPending", &c.MaxPending, DefaultMaxPending},
+		{"CompressionThreshold", &c.CompressionThreshold, DefaultCompressionThreshold},
 		{"PingMaxMissed", &c.PingMaxMissed, DefaultPingMaxMissed},
 		{"MaxUnacked", &c.MaxUnacked, DefaultMaxUnacked},
 		{"MessageBurst", &c.MessageBurst, 0},
-		{"CompressionThreshold", &c.CompressionThreshold, DefaultCompressionThreshold},
 	}
 	for _, d := range ints {
 		if *d.v < 0 {

@@ -23,13 +23,6 @@
 // drains (see writer.go). A broadcast encodes its frame once. A client that cannot keep up is closed with 4000 and
 // counted; no client slows another.
 //
-// Clients that offer permessage-deflate (RFC 7692) get it unless
-// Config.DisableCompression is set, without context takeover, so that a
-// connection keeps no compression state: a send compresses its message at
-// most once (from CompressionThreshold bytes) and queues the same
-// compressed frame for every recipient that negotiated it
-// (compression.go).
-//
 // Close codes sent by the gateway (see internal/wsconn for the table):
 // 1000 on close_client without a code, 1001 on shutdown, 1002/1007/1009 on
 // protocol violations, 1008 when a frame does not arrive within
@@ -50,6 +43,15 @@
 // events of the same client. A link holds at most MaxUnacked events; past
 // it the oldest one is dropped (counted in Stats.EventsOverflow, logged
 // once per episode) rather than stopping the clients.
+//
+// # Compression
+//
+// Clients that offer permessage-deflate (RFC 7692) get it unless
+// Config.DisableCompression is set, without context takeover, so that a
+// connection keeps no compression state: a send compresses its message at
+// most once (from CompressionThreshold bytes) and queues the same
+// compressed frame for every recipient that negotiated it
+// (compression.go).
 //
 // # Commands
 //

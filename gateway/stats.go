@@ -47,6 +47,7 @@ func (g *Gateway) Stats() Stats {
 		Uids:              g.hub.uidCount(),
 		Workers:           workers,
 		PushClients:       push,
+		CompressedClients: int(g.hub.compressed.Load()),
 		Announced:         g.announced(),
 		Accepted:          g.stats.accepted.Load(),
 		Rejected:          g.stats.rejected.Load(),
@@ -60,7 +61,6 @@ func (g *Gateway) Stats() Stats {
 		LinksRejected:     g.stats.linkRejected.Load(),
 		ProtocolErrors:    g.stats.protocolErrors.Load(),
 		FrameTimeouts:     g.stats.frameTimeouts.Load(),
-		CompressedClients: int(g.hub.compressed.Load()),
 	}
 }
 

@@ -65,7 +65,6 @@ func (l *gatewayLimits) define(s *cli.Set) {
 }
 
 func (l *gatewayLimits) apply(c *gateway.Config) {
-	l.compression.apply(c)
 	c.HandshakeTimeout = l.handshakeTimeout
 	c.MaxMessageSize = l.maxMessageSize
 	c.MaxFrameSize = l.maxFrameSize
@@ -73,6 +72,7 @@ func (l *gatewayLimits) apply(c *gateway.Config) {
 	c.MaxConnections = l.maxConnections
 	c.AllowedOrigins = l.allowedOrigins
 	c.MaxPending = int(l.maxPending)
+	l.compression.apply(c)
 	c.WriteTimeout = l.writeTimeout
 	c.PingInterval = l.pingInterval
 	c.PingMaxMissed = l.pingMaxMissed
