@@ -125,6 +125,7 @@ func (g *Gateway) handshake(nc net.Conn) {
 			}
 			return err
 		},
+		Compression: !g.cfg.DisableCompression,
 	}
 	hs, err := wsconn.Upgrade(nc, &ucfg)
 	if err != nil {

@@ -19,6 +19,11 @@ type commander struct {
 	exclude []uint64
 	exSet   map[uint64]struct{}
 	seen    map[*conn]struct{}
+
+	// msg is the message of the send in progress, deliveredCompressed its
+	// recipients sent the compressed frame (compression.go).
+	msg                 outMessage
+	deliveredCompressed int
 	// delivered tallies the recipients of the send in progress (metrics.go).
 	delivered int
 	// hello: the link's Hello was applied.
@@ -101,12 +106,15 @@ func notFound(conn uint64) *pb.Reply {
 	return errReply(fmt.Errorf("%w: conn %d", ErrClientNotFound, conn))
 }
 
-// send encodes the frame once and queues the same bytes for every target.
+// send encodes the frame once and queues the same bytes for every target;
+// clients that negotiated compression share one compressed frame instead
+// (compression.go).
 func (cm *commander) send(s *pb.Send) *pb.Reply {
 	if s.GetTarget() < pb.Send_TARGET_ALL || s.GetTarget() > pb.Send_TARGET_GROUPS {
 		return errReply(fmt.Errorf("%w: send target %v", ErrBadCommand, s.GetTarget()))
 	}
 	frame := wsconn.AppendMessage(make([]byte, 0, wsconn.FrameSize(len(s.GetData()))), s.GetBinary(), s.GetData())
+	cm.msg = outMessage{data: s.GetData(), binary: s.GetBinary()}
 	cm.setExclude(s.GetExclude())
 	h := &cm.g.hub
 	switch s.GetTarget() {
@@ -132,6 +140,7 @@ func (cm *commander) send(s *pb.Send) *pb.Reply {
 		cm.sendDedup(s.GetGroups(), frame, h.forGroup)
 	}
 	cm.countSend(s)
+	cm.countCompressed(frame)
 	return nil
 }
 

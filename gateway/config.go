@@ -24,6 +24,9 @@ const (
 	DefaultMaxConnections = 0
 	// DefaultMaxPending is the byte budget of one client's write queue.
 	DefaultMaxPending = 1 << 20
+	// DefaultCompressionThreshold is the smallest message (payload bytes)
+	// sent compressed to a client that negotiated permessage-deflate.
+	DefaultCompressionThreshold = 256
 	// DefaultWriteTimeout bounds one write to a client.
 	DefaultWriteTimeout = 10 * time.Second
 	// DefaultFrameTimeout bounds the arrival of a frame once its first byte
@@ -151,6 +154,19 @@ type Config struct {
 	// a client over it is closed with 4002. 0: no limit.
 	MessageRate  float64
 	MessageBurst int
+	// DisableCompression turns permessage-deflate (RFC 7692) off. By
+	// default (false, so that the zero Config compresses) the gateway
+	// accepts a client's offer of it, without context takeover in either
+	// direction so that a connection keeps no compression state, and sends
+	// the messages of at least CompressionThreshold bytes compressed: once
+	// per send command, the same bytes to every client that negotiated it.
+	// MaxMessageSize applies to the decompressed size of what clients send.
+	DisableCompression bool
+	// CompressionThreshold is the smallest message payload, in bytes, sent
+	// compressed (DefaultCompressionThreshold; 1 tries every message);
+	// smaller ones go uncompressed, as does a message that compression
+	// does not shrink.
+	CompressionThreshold int
 	// OnHandshake, if set, runs before a client is accepted, on the
 	// handshake goroutine of that client (it may block, bounded by
 	// HandshakeTimeout; it runs concurrently for different clients). Return
@@ -234,6 +250,7 @@ func (cfg Config) withDefaults() (Config, error) {
 	}{
 		{"MaxConnections", &c.MaxConnections, DefaultMaxConnections},
 		{"MaxPending", &c.MaxPending, DefaultMaxPending},
+		{"CompressionThreshold", &c.CompressionThreshold, DefaultCompressionThreshold},
 		{"PingMaxMissed", &c.PingMaxMissed, DefaultPingMaxMissed},
 		{"LinkWindow", &c.LinkWindow, DefaultLinkWindow},
 		{"LinkWindowBytes", &c.LinkWindowBytes, DefaultLinkWindowBytes},

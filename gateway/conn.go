@@ -155,6 +155,9 @@ func (g *Gateway) attach(nc net.Conn, remote string, hs *wsconn.Handshake, ca cl
 	}
 	c := newConn(g, nc, fd)
 	g.keepAddr(c, ca, proxied)
+	// Set before c is published and never changed: senders read it too
+	// (deflated), without holding reading.
+	c.rd.Deflate, c.rd.WindowBits = hs.Compressed, hs.WindowBits
 	g.hub.add(c)
 	if g.draining.Load() {
 		// Shutdown began after the handshake; drain may have missed c.

@@ -76,6 +76,15 @@
 //     command of an unknown kind) loses its link (ErrLinkProtocol), never
 //     the gateway.
 //
+// # Compression
+//
+// Clients that offer permessage-deflate (RFC 7692) get it unless
+// Config.DisableCompression is set, without context takeover, so that a
+// connection keeps no compression state: a send compresses its message at
+// most once (from CompressionThreshold bytes) and queues the same
+// compressed frame for every recipient that negotiated it
+// (compression.go).
+//
 // # Commands
 //
 // Commands of one link are applied in order on that link's receive

@@ -59,6 +59,10 @@ type Gateway struct {
 	ping    []byte         // the shared ping frame of the heartbeat
 	readers sync.Pool
 
+	// compressor compresses messages for clients that negotiated
+	// permessage-deflate (commands.go); nil with DisableCompression.
+	compressor *wsconn.Compressor
+
 	announcer atomic.Pointer[discovery.Announcer] // nil without registers
 	serving   atomic.Bool
 	draining  atomic.Bool
@@ -96,6 +100,11 @@ func New(cfg Config) (*Gateway, error) {
 		quit:        make(chan struct{}),
 		handshaking: make(map[net.Conn]struct{}),
 		drained:     make(chan struct{}, 1),
+	}
+	if !c.DisableCompression {
+		if g.compressor, err = wsconn.NewCompressor(0); err != nil {
+			return nil, err
+		}
 	}
 	g.hub.init()
 	g.wr.init(g)

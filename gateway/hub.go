@@ -4,6 +4,7 @@ import (
 	"hash/maphash"
 	"slices"
 	"sync"
+	"sync/atomic"
 )
 
 const (
@@ -14,10 +15,12 @@ const (
 // hub holds the clients and the group and uid indexes, each sharded with
 // its own locks (see doc.go for the lock order).
 type hub struct {
-	seed   maphash.Seed
-	conns  [connShards]connShard
-	groups [indexShards]groupShard
-	uids   [indexShards]uidShard
+	// compressed counts the clients that negotiated permessage-deflate.
+	compressed atomic.Int64
+	seed       maphash.Seed
+	conns      [connShards]connShard
+	groups     [indexShards]groupShard
+	uids       [indexShards]uidShard
 }
 
 type connShard struct {
@@ -54,6 +57,9 @@ func (h *hub) indexShard(name string) int {
 }
 
 func (h *hub) add(c *conn) {
+	if c.deflated() {
+		h.compressed.Add(1)
+	}
 	s := h.connShard(c.seq)
 	s.mu.Lock()
 	s.m[c.seq] = c
@@ -93,6 +99,9 @@ func (h *hub) remove(c *conn) {
 	s.mu.Lock()
 	delete(s.m, c.seq)
 	s.mu.Unlock()
+	if c.deflated() {
+		h.compressed.Add(-1)
+	}
 }
 
 // count returns the number of clients.

@@ -21,6 +21,12 @@ type gatewayMetrics struct {
 	bytesOut        atomic.Uint64                                 // their payload bytes
 	fanout          [pb.Send_TARGET_GROUPS + 1]*metrics.Histogram // by target; 0 unused
 	grpc            *metrics.GRPCErrors
+
+	// Compression (compression.go): messages compressed (once per send
+	// command), and the compressed deliveries with their frame bytes as
+	// sent and as they would have been uncompressed.
+	compressions, compressedMsgs        atomic.Uint64
+	compressedBytes, compressedRawBytes atomic.Uint64
 }
 
 // targetLabel names a Send target in the fan-out histogram ("": none).
@@ -57,6 +63,9 @@ func (g *Gateway) initMetrics() error {
 	if err := metrics.Register(g.cfg.Metrics, newCollector(g)); err != nil {
 		return fmt.Errorf("%w: Metrics: %w", ErrInvalidConfig, err)
 	}
+	if err := metrics.Register(g.cfg.Metrics, newCompressionCollector(g)); err != nil {
+		return fmt.Errorf("%w: Metrics: %w", ErrInvalidConfig, err)
+	}
 	return nil
 }
 
@@ -64,14 +73,6 @@ func (g *Gateway) initMetrics() error {
 func (m *gatewayMetrics) received(size int) {
 	m.msgsIn.Add(1)
 	m.bytesIn.Add(uint64(size))
-}
-
-// deliver queues frame for c and counts the delivery in cm.delivered; the
-// send command adds the total once with countSend (commands.go).
-func (cm *commander) deliver(c *conn, frame []byte) {
-	if c.send(frame) {
-		cm.delivered++
-	}
 }
 
 // countSend records the deliveries of send command s and resets the tally.

@@ -331,6 +331,10 @@ func ExampleConfig_metrics() {
 	// Output:
 	// gatewayworker_gateway_announced GAUGE
 	// gatewayworker_gateway_client_reads_paused_total COUNTER
+	// gatewayworker_gateway_compressed_connections GAUGE
+	// gatewayworker_gateway_compressed_messages_sent_total COUNTER
+	// gatewayworker_gateway_compression_frame_bytes_total COUNTER
+	// gatewayworker_gateway_compressions_total COUNTER
 	// gatewayworker_gateway_connections GAUGE
 	// gatewayworker_gateway_events_dropped_total COUNTER
 	// gatewayworker_gateway_events_held GAUGE

@@ -9,6 +9,9 @@ type Stats struct {
 	Uids        int // bound uids
 	Workers     int // linked workers (links with events)
 	PushClients int // linked push clients
+	// CompressedClients: connected clients that negotiated
+	// permessage-deflate (of Clients).
+	CompressedClients int
 	// Announced: a register holds the gateway's lease (always false
 	// without Config.Registers). For readiness checks.
 	Announced bool
@@ -66,6 +69,7 @@ func (g *Gateway) Stats() Stats {
 		Uids:               g.hub.uidCount(),
 		Workers:            workers,
 		PushClients:        push,
+		CompressedClients:  int(g.hub.compressed.Load()),
 		Announced:          g.announced(),
 		Accepted:           g.stats.accepted.Load(),
 		Rejected:           g.stats.rejected.Load(),

@@ -4,10 +4,13 @@ import (
 	"bytes"
 	"context"
 	"fmt"
+	"io"
 	"net"
 	"net/http"
 	"os"
 	"path/filepath"
+	"strconv"
+	"strings"
 	"sync"
 	"testing"
 	"time"
@@ -29,6 +32,9 @@ const (
 // in two tabs of a real headless Chromium: both tabs connect, both get the
 // timed push, a message typed and sent in tab 1 shows in both tabs, and a
 // screenshot of tab 2 is saved (and copied to $GW_SCREENSHOT_DIR if set).
+// Compression is on (the default) with a threshold low enough for the
+// chat's messages: both tabs negotiate permessage-deflate and get
+// compressed frames, as the gateway's metrics show.
 func TestBrowserChatTwoTabs(t *testing.T) {
 	if testing.Short() {
 		t.Skip("skipping the browser test in -short mode")
@@ -52,7 +58,7 @@ func TestBrowserChatTwoTabs(t *testing.T) {
 		defer close(demoDone)
 		demoCode = run(demoCtx, []string{"demo",
 			"--listen", wsAddr, "--lan", lanAddr, "--register-listen", regAddr,
-			"--http", httpAddr, "--tick", "1s",
+			"--http", httpAddr, "--tick", "1s", "--compression-threshold", "16",
 		}, &demoLog, &demoLog, func(string) string { return "" })
 	}()
 	defer func() {
@@ -117,7 +123,9 @@ func TestBrowserChatTwoTabs(t *testing.T) {
 		}
 	}
 
-	const text = "hello from a real browser"
+	// Long and repetitive, so that it compresses (a short message does not
+	// shrink and goes uncompressed).
+	text := strings.Repeat("hello from a real browser, ", 6) + "bye"
 	if err := step(tab1, chromedp.SendKeys(chromedp.ID("text"), text), chromedp.Click(chromedp.ID("send"))); err != nil {
 		fail("tab1: type and send: %v", err)
 	}
@@ -135,7 +143,58 @@ func TestBrowserChatTwoTabs(t *testing.T) {
 		fail("tab1: the input was not cleared after send: %v", err)
 	}
 
+	// Both tabs negotiated permessage-deflate, received the chat message
+	// compressed and sent nothing the gateway refused (Chromium compresses
+	// what it sends too).
+	metrics, err := fetchText(ctx, "http://"+httpAddr+"/metrics")
+	if err != nil {
+		fail("metrics: %v", err)
+	}
+	for _, want := range []string{
+		"gatewayworker_gateway_compressed_connections 2\n",
+		"gatewayworker_gateway_protocol_error_closes_total 0\n",
+	} {
+		if !strings.Contains(metrics, want) {
+			fail("metrics: no %q in\n%s", want, metrics)
+		}
+	}
+	if v := metricValue(metrics, "gatewayworker_gateway_compressed_messages_sent_total"); v < 2 {
+		fail("%v compressed messages sent, want at least 2 (the chat message to both tabs)", v)
+	}
+
 	saveScreenshot(t, tab2, "chat-tab2.png")
+}
+
+// fetchText GETs url and returns its body.
+func fetchText(ctx context.Context, url string) (string, error) {
+	req, err := http.NewRequestWithContext(ctx, http.MethodGet, url, nil)
+	if err != nil {
+		return "", err
+	}
+	resp, err := http.DefaultClient.Do(req)
+	if err != nil {
+		return "", err
+	}
+	defer resp.Body.Close()
+	b, err := io.ReadAll(resp.Body)
+	if err == nil && resp.StatusCode != http.StatusOK {
+		err = fmt.Errorf("status %s", resp.Status)
+	}
+	return string(b), err
+}
+
+// metricValue returns the value of an unlabelled sample in a Prometheus
+// text exposition, or -1.
+func metricValue(text, name string) float64 {
+	for line := range strings.Lines(text) {
+		if v, ok := strings.CutPrefix(strings.TrimSpace(line), name+" "); ok {
+			f, err := strconv.ParseFloat(v, 64)
+			if err == nil {
+				return f
+			}
+		}
+	}
+	return -1
 }
 
 // step runs actions on a tab with browserStepTimeout.

@@ -28,6 +28,7 @@ type gatewayOptions struct {
 
 // gatewayLimits are the client-facing options shared by gateway and demo.
 type gatewayLimits struct {
+	compression      compressionOptions
 	handshakeTimeout time.Duration
 	maxMessageSize   int64
 	maxFrameSize     int64
@@ -58,6 +59,7 @@ type gatewayLimits struct {
 }
 
 func (l *gatewayLimits) define(s *cli.Set) {
+	l.compression.define(s)
 	s.Duration(&l.handshakeTimeout, "handshake-timeout", gateway.DefaultHandshakeTimeout, "time a client has to finish its WebSocket upgrade")
 	s.Int64(&l.maxMessageSize, "max-message-size", gateway.DefaultMaxMessageSize, "largest client message (and frame); larger: close 1009")
 	s.Int64(&l.maxFrameSize, "max-frame-size", 0, "largest client frame, checked on its header (0: --max-message-size); larger: close 1009")
@@ -105,6 +107,7 @@ func (l *gatewayLimits) apply(c *gateway.Config) error {
 	c.MaxConnections = l.maxConnections
 	c.AllowedOrigins = l.allowedOrigins
 	c.MaxPending = int(l.maxPending)
+	l.compression.apply(c)
 	c.WriteTimeout = l.writeTimeout
 	c.PingInterval = l.pingInterval
 	c.PingMaxMissed = l.pingMaxMissed

@@ -50,6 +50,8 @@ func parseRunFlags(args []string, stderr io.Writer) (*options, error) {
 	fs.StringVar(&o.cpuProf, "cpuprofile", "", "write gwbench's own CPU profile to this file")
 	fs.BoolVar(&o.quiet, "quiet", false, "no progress line")
 	fs.BoolVar(&o.verbose, "v", false, "debug logs on stderr")
+	fs.BoolVar(&w.Compression, "compression", false, "offer permessage-deflate and decompress what the server compresses (the server must accept it)")
+	fs.BoolVar(&w.PadJSON, "pad-json", false, "pad payloads past 32 bytes with JSON text (compressible like real messages) instead of dots")
 	if err := fs.Parse(args); err != nil {
 		return nil, err
 	}

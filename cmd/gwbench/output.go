@@ -50,6 +50,7 @@ func printSummary(w io.Writer, r *loadgen.Report) {
 			r.Sent, r.SentPerSec, r.Deliveries, r.DeliveriesPerSec, r.Expected, r.Loss, r.Dups, r.Stalls, r.Bad)
 		fmt.Fprintf(w, "  latency µs: p50 %.0f  p90 %.0f  p99 %.0f  max %.0f  (n=%d)\n",
 			r.Latency.P50, r.Latency.P90, r.Latency.P99, r.Latency.Max, r.Latency.Count)
+		fmt.Fprintf(w, "  wire: %.0f bytes read per message (compression %v)\n", r.WireBytesPerMessage, r.Compression)
 	}
 	for _, s := range r.Servers {
 		fmt.Fprintf(w, "  pid %d: cpu %.2fs (%.0f%%), %.3f µs/delivery, rss %.1f -> %.1f -> %.1f MB, %.2f KB/conn",

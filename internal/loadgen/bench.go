@@ -252,6 +252,10 @@ func (b *Bench) report(total Stats, before, start, end sampled) *Report {
 		Stalls:           total.Stalls,
 		Latency:          latencyReport(total.Latency),
 	}
+	r.Compression = b.cfg.Worker.Compression
+	if total.Received > 0 {
+		r.WireBytesPerMessage = float64(total.WireBytes) / float64(total.Received)
+	}
 	for _, pid := range b.cfg.PIDs {
 		var errText string
 		for _, s := range []sampled{before, start, end} {

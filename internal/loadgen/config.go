@@ -95,6 +95,14 @@ type WorkerConfig struct {
 	Epoch int64 `json:"epoch"`
 	// Logger receives debug logs; nil discards them.
 	Logger *slog.Logger `json:"-"`
+
+	// Compression makes every connection offer permessage-deflate and
+	// decompress what the server sends compressed (deflate.go); a server
+	// that does not accept it fails the dial.
+	Compression bool `json:"compression,omitempty"`
+	// PadJSON pads payloads past PayloadSize with JSON text instead of
+	// PadByte, so that they compress like real JSON messages.
+	PadJSON bool `json:"pad_json,omitempty"`
 }
 
 func (c *WorkerConfig) setDefaults() error {

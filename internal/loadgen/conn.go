@@ -42,6 +42,8 @@ type client struct {
 	dups      atomic.Uint64
 	gaps      atomic.Uint64
 	bad       atomic.Uint64 // unparsable messages and server error replies
+
+	pad []byte // PadJSON padding (senders only)
 }
 
 // dial opens the connection from source address src and runs the protocol
@@ -56,9 +58,16 @@ func dial(ctx context.Context, w *Worker, src net.IP, sender int) (*client, erro
 	}
 	ctx, cancel := context.WithTimeout(ctx, w.cfg.DialTimeout)
 	defer cancel()
-	nc, br, _, err := d.Dial(ctx, w.cfg.URL)
+	if w.cfg.Compression {
+		d.Extensions = deflateOffer()
+	}
+	nc, br, hs, err := d.Dial(ctx, w.cfg.URL)
 	if err != nil {
 		return nil, fmt.Errorf("loadgen: dial %s from %s: %w", w.cfg.URL, src, err)
+	}
+	if w.cfg.Compression && !deflateAccepted(hs.Extensions) {
+		_ = nc.Close()
+		return nil, fmt.Errorf("loadgen: %s did not accept permessage-deflate", w.cfg.URL)
 	}
 	if br == nil {
 		br = bufio.NewReaderSize(nc, w.cfg.ReadBufferSize)
@@ -71,6 +80,7 @@ func dial(ctx context.Context, w *Worker, src net.IP, sender int) (*client, erro
 		wbuf:   make([]byte, 0, w.cfg.Size+160),
 		body:   make([]byte, 0, w.cfg.Size+96),
 	}
+	c.fr.deflate = w.cfg.Compression
 	rnd := rand.Uint32()
 	c.mask = [4]byte{byte(rnd), byte(rnd >> 8), byte(rnd >> 16), byte(rnd >> 24)}
 	if sender != noSender {
@@ -105,6 +115,11 @@ func (c *client) send(m Message) error {
 	if c.w.cfg.Proto == ProtoCentrifuge {
 		c.cmds++
 		c.body = appendCentrifugePublish(c.body[:0], c.cmds, c.w.cfg.Channel, m, c.w.cfg.Size)
+	} else if c.w.cfg.PadJSON {
+		if c.pad == nil {
+			c.pad = jsonPadding(c.w.cfg.Size - PayloadSize)
+		}
+		c.body = append(AppendPayload(c.body[:0], m, PayloadSize), c.pad...)
 	} else {
 		c.body = AppendPayload(c.body[:0], m, c.w.cfg.Size)
 	}

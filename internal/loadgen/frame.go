@@ -5,6 +5,7 @@ import (
 	"encoding/binary"
 	"fmt"
 	"io"
+	"sync/atomic"
 )
 
 // WebSocket opcodes (RFC 6455 section 5.2).
@@ -53,6 +54,13 @@ type frameReader struct {
 	hdr    [8]byte
 	mask   [4]byte
 	fragOp byte // opcode of the fragmented message in progress, 0 if none
+
+	// permessage-deflate (deflate.go): deflate says it was negotiated,
+	// compressed that the message in progress is compressed, plain holds
+	// the decompressed message (reused). wire counts the frame bytes read.
+	deflate, compressed bool
+	plain               []byte
+	wire                atomic.Uint64
 }
 
 func newFrameReader(r *bufio.Reader, max int) *frameReader {
@@ -67,6 +75,8 @@ func (fr *frameReader) next() (op byte, payload []byte, err error) {
 			return 0, nil, err
 		}
 		fin := fr.hdr[0]&0x80 != 0
+		rsv1 := fr.hdr[0]&0x40 != 0
+		fr.wire.Add(2)
 		op = fr.hdr[0] & 0x0f
 		masked := fr.hdr[1]&0x80 != 0
 		n := uint64(fr.hdr[1] & 0x7f)
@@ -76,11 +86,13 @@ func (fr *frameReader) next() (op byte, payload []byte, err error) {
 				return 0, nil, err
 			}
 			n = uint64(binary.BigEndian.Uint16(fr.hdr[:2]))
+			fr.wire.Add(2)
 		case 127:
 			if _, err := io.ReadFull(fr.r, fr.hdr[:8]); err != nil {
 				return 0, nil, err
 			}
 			n = binary.BigEndian.Uint64(fr.hdr[:8])
+			fr.wire.Add(8)
 		}
 		mask := [4]byte{}
 		if masked { // servers do not mask, but accept it
@@ -111,6 +123,7 @@ func (fr *frameReader) next() (op byte, payload []byte, err error) {
 		if op != opContinuation {
 			fr.msg = fr.msg[:0]
 			fr.fragOp = op
+			fr.compressed = rsv1 && fr.deflate
 		}
 		if n > uint64(fr.max-len(fr.msg)) {
 			return 0, nil, fmt.Errorf("%w: %d bytes, limit %d", ErrFrameTooLarge, uint64(len(fr.msg))+n, fr.max)
@@ -122,8 +135,13 @@ func (fr *frameReader) next() (op byte, payload []byte, err error) {
 			return 0, nil, err
 		}
 		unmask(p, mask, masked)
+		fr.wire.Add(n)
 		if fin {
 			op, fr.fragOp = fr.fragOp, 0
+			if fr.compressed {
+				p, err := fr.inflateMsg()
+				return op, p, err
+			}
 			return op, fr.msg, nil
 		}
 	}

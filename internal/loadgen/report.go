@@ -30,6 +30,11 @@ type Report struct {
 	Gaps             uint64  `json:"gaps"`
 	Bad              uint64  `json:"bad"`
 	Stalls           uint64  `json:"stalls"`
+	// Compression: the connections negotiated permessage-deflate.
+	Compression bool `json:"compression,omitempty"`
+	// WireBytesPerMessage is the frame bytes read per workload message
+	// received (Stats.WireBytes / Stats.Received, warmup included).
+	WireBytesPerMessage float64 `json:"wire_bytes_per_message"`
 
 	Latency LatencyReport  `json:"latency_us"`
 	Servers []ServerReport `json:"servers,omitempty"`

@@ -28,6 +28,9 @@ type Stats struct {
 	Bad uint64 `json:"bad"`
 	// Stalls counts closed-loop sends whose echo did not come in time.
 	Stalls uint64 `json:"stalls"`
+	// WireBytes counts the frame bytes connections read (headers included,
+	// compressed when compressed), warmup included.
+	WireBytes uint64 `json:"wire_bytes"`
 	// Receivers is the number of connections open when the window opened.
 	Receivers uint64 `json:"receivers"`
 	// Latency holds the delivery latencies of the measured messages, when
@@ -51,6 +54,7 @@ func (s *Stats) Add(o Stats) {
 	s.Dups += o.Dups
 	s.Gaps += o.Gaps
 	s.Bad += o.Bad
+	s.WireBytes += o.WireBytes
 	s.Stalls += o.Stalls
 	s.Receivers += o.Receivers
 	if o.Latency != nil {

@@ -360,6 +360,7 @@ func (w *Worker) Stats(withLatency bool) Stats {
 		s.Dups += c.dups.Load()
 		s.Gaps += c.gaps.Load()
 		s.Bad += c.bad.Load()
+		s.WireBytes += c.fr.wire.Load()
 		if withLatency {
 			if rec := c.rec.Load(); rec != nil {
 				s.Latency.AddRecorder(rec)

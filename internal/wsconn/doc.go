@@ -17,6 +17,12 @@
 //   - AppendMessage, AppendPing, AppendPong and AppendClose encode server
 //     frames into a caller-supplied buffer, so a broadcast is encoded once and
 //     the same bytes are written to every target.
+//   - permessage-deflate (RFC 7692, deflate.go): with
+//     UpgradeConfig.Compression, Upgrade accepts a client's offer without
+//     context takeover in either direction; Reader.Deflate then
+//     decompresses RSV1 messages with pooled decompressors, MaxMessageSize
+//     applying to the decompressed size; a Compressor compresses a message
+//     once into a frame any such connection accepts.
 //
 // The package starts no goroutines and sets no deadlines: the caller owns
 // both.

@@ -25,9 +25,18 @@ const preallocLimit = 32 << 10
 // caller closes the connection.
 type Reader struct {
 	Limits Limits
+	// Deflate says that the connection negotiated permessage-deflate
+	// (Handshake.Compressed): the first frame of a text or binary message
+	// may set RSV1, and the message is then decompressed (deflate.go).
+	Deflate bool
+	// WindowBits is Handshake.WindowBits. The Reader does not use it: it
+	// is kept here, in a byte the struct has spare, for whoever compresses
+	// messages to the client (FitsWindow).
+	WindowBits uint8
 
 	hdr       [ws.MaxHeaderSize - 2]byte // scratch for readHeader
 	op        byte                       // opcode of the fragmented message in progress, 0 if none
+	deflated  bool                       // the message in progress is compressed
 	msg       []byte                     // fragments received so far
 	validated int                        // msg[:validated] is known valid UTF-8 (text only)
 }
@@ -43,8 +52,8 @@ func protocolError(reason string) error {
 // ReadFrame reads exactly one frame from r, blocking until the whole frame
 // is read, and validates it (RFC 6455 sections 5 and 7):
 //
-//   - client frames must be masked, RSV bits zero (no extension is ever
-//     negotiated), the opcode known; control frames final and at most 125
+//   - client frames must be masked, RSV bits zero (RSV1 allowed: see
+//     Deflate), the opcode known; control frames final and at most 125
 //     bytes; a continuation needs a message in progress and a new text or
 //     binary frame needs none; a close payload is empty or holds a valid
 //     code: otherwise *CloseError with CloseProtocolError;
@@ -71,6 +80,9 @@ func (rd *Reader) ReadFrame(r io.Reader) (Frame, error) {
 	op := byte(h.OpCode)
 	if op&0x8 != 0 {
 		return rd.readControl(r, h)
+	}
+	if h.Rsv != 0 || rd.deflated {
+		return rd.readCompressed(r, h)
 	}
 
 	if op != opContinuation && h.Fin {
@@ -102,7 +114,7 @@ func (rd *Reader) ReadFrame(r io.Reader) (Frame, error) {
 func (rd *Reader) check(h ws.Header) error {
 	op := byte(h.OpCode)
 	switch {
-	case h.Rsv != 0:
+	case h.Rsv != 0 && !rd.rsvAllowed(h):
 		return protocolError("reserved bits set without an extension")
 	case !h.Masked:
 		return protocolError("client frame not masked")

@@ -34,6 +34,13 @@ type Handshake struct {
 	// Path is the unescaped path of the request target, RawQuery its query
 	// without the '?'.
 	Path, RawQuery string
+	// Compressed says that permessage-deflate was negotiated (see
+	// UpgradeConfig.Compression): set Reader.Deflate, and the client
+	// accepts frames from Compressor. WindowBits is the LZ77 window the
+	// client allows the server (server_max_window_bits, 8 to 15; 15 when
+	// it set none), for FitsWindow.
+	Compressed bool
+	WindowBits uint8
 	// Headers lists every request header in order, names canonicalised
 	// (textproto.CanonicalMIMEHeaderKey), values trimmed. Their number is
 	// capped by UpgradeConfig.MaxHeaders.
@@ -90,6 +97,11 @@ type UpgradeConfig struct {
 	// MaxHeaderBytes caps the request line and headers together; more gets
 	// 431. Default DefaultMaxHeaderBytes.
 	MaxHeaderBytes int
+	// Compression accepts the client's permessage-deflate offer (RFC 7692),
+	// if it has one the server can honour, without context takeover in
+	// either direction (deflate.go). Handshake.Compressed reports the
+	// result. False: no compression.
+	Compression bool
 	// Check, if set, runs after the request has been read and validated and
 	// before the 101 response is written. A non-nil error refuses the client
 	// with the Status and Reason of a *RejectError (4xx or 5xx), or 403 for
@@ -143,7 +155,8 @@ func chooseProtocol(offered, supported []string) string {
 //   - 500 when the Check hook chose a subprotocol the client did not offer.
 //
 // The subprotocol is chosen as UpgradeConfig.Protocols and the Check hook
-// say; no extension is negotiated. A successful Upgrade has
+// say; no extension is negotiated but permessage-deflate with
+// UpgradeConfig.Compression. A successful Upgrade has
 // consumed exactly the request and keeps no buffer, so the caller reads
 // frames from conn directly (bytes arriving with the request, before the 101,
 // are refused as ErrEarlyData). The caller sets conn's
@@ -205,6 +218,9 @@ func Upgrade(conn net.Conn, cfg *UpgradeConfig) (Handshake, error) {
 		io.Reader
 		io.Writer
 	}{bytes.NewReader(head), conn}
+	if c.Compression {
+		u.Negotiate = negotiateDeflate(&hs)
+	}
 	_, err = u.Upgrade(rw)
 	var gobwasRej *ws.ConnectionRejectedError
 	switch {
