@@ -28,6 +28,7 @@ import (
 func TestCloseFrameSurvivesBusyClient(t *testing.T) {
 	const rounds = 50
 	tg := startGateway(t, Config{MaxMessageSize: 64 << 10})
+	ackingWorker(t, tg) // clients are read only while a worker takes their events
 	var lost int
 	for i := range rounds {
 		if err := busyClientRound(t, upgradeRaw(t, tg.public)); err != nil {
@@ -57,6 +58,7 @@ func TestCloseFrameSurvivesBusyClientTLS(t *testing.T) {
 		t.Fatal(err)
 	}
 	tg := startTLSGateway(t, Config{MaxMessageSize: 64 << 10}, r)
+	ackingWorker(t, tg)
 	for i := range rounds {
 		nc, err := tls.Dial("tcp", tg.public, &tls.Config{RootCAs: roots})
 		if err != nil {
@@ -121,6 +123,7 @@ func busyClientRound(t *testing.T, c *rawConn) error {
 func TestCloseFrameSurvivesRateLimitedClient(t *testing.T) {
 	const rounds = 10
 	tg := startGateway(t, Config{MessageRate: 1, MessageBurst: 1})
+	ackingWorker(t, tg)
 	msg := maskedFrame(rawBinary, string(make([]byte, 1024)))
 	var burst []byte
 	for range 8192 { // 8 MiB of 1 KiB messages, written before reading

@@ -289,6 +289,7 @@ func TestCompressedClientMessages(t *testing.T) {
 func TestCompressionHostileInput(t *testing.T) {
 	const limit = 64 << 10
 	tg := startGateway(t, Config{MaxMessageSize: limit})
+	ackingWorker(t, tg) // clients are read only while a worker takes their events
 	bomb := deflateRaw(t, make([]byte, 16<<20), flate.BestCompression)
 	if len(bomb) > limit {
 		t.Fatalf("bomb of %d bytes does not fit the frame limit", len(bomb))
@@ -470,7 +471,9 @@ func idleHeapAfterExchange(t *testing.T, compression bool) int64 {
 	}
 	eventually(t, "clients attached", func() bool { return tg.Stats().Clients == n && tg.Stats().CompressedClients == want })
 	for range n {
-		l.connectEvent()
+		// Acked, as a worker would: 1000 connects unacked would fill the
+		// link's window and pause the clients' messages.
+		l.ack2(l.connectEvent().GetSeq())
 	}
 	msg := jsonMessage(4096)
 	l.commands(&pb.Command{Op: &pb.Command_Send{Send: &pb.Send{Target: pb.Send_TARGET_ALL, Data: msg}}})

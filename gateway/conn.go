@@ -84,7 +84,10 @@ type conn struct {
 	connectSent bool // the Connect event went out: a Close event must follow
 	// paused: the client's events wait for room on a worker link (or for a
 	// worker): its socket is not read until resume (router.go, link.go).
-	paused   bool
+	paused bool
+	// peerGone: the client hung up while paused; it is read to its end,
+	// past the pause (what it sent before is delivered).
+	peerGone bool
 	flushing bool // a writer shard or the flusher owns the writing (writer.go)
 	readOff  bool // the reader stopped: the poller is no longer armed for input
 	// rwait and wwait say that a slow reader, a flusher, waits for the
@@ -259,7 +262,8 @@ func (c *conn) endRead(rb *readBuf, res readResult) {
 	if !more {
 		c.readOff = true
 	}
-	if c.state != stateClosed && c.desc != nil && (more || c.wwait) {
+	// A paused client is armed for its hang-up only.
+	if c.state != stateClosed && c.desc != nil && (more || c.wwait || (res == readPaused && c.paused)) {
 		err = c.armLocked()
 	}
 	c.mu.Unlock()
@@ -418,7 +422,7 @@ const statePaused connState = 255
 func (c *conn) readState() connState {
 	c.mu.Lock()
 	defer c.mu.Unlock()
-	if c.paused && c.state != stateClosed {
+	if c.paused && !c.peerGone && c.state != stateClosed {
 		return statePaused
 	}
 	return c.state

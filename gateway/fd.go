@@ -87,9 +87,15 @@ func (c *conn) onReady(d *netpoll.Desc) {
 		c.wakeLocked(true)
 	}
 	if readable {
-		if c.rwait {
+		switch {
+		case c.rwait:
 			c.wakeLocked(false)
-		} else {
+		case c.paused && c.readOff:
+			// Armed for the hang-up only: the client is gone. Its reader
+			// reads what is left, past the pause, up to the end.
+			c.peerGone, c.readOff = true, false
+			read = true
+		default:
 			read = true
 		}
 	} else if !c.readOff || c.wwait {
@@ -108,6 +114,10 @@ func (c *conn) onReady(d *netpoll.Desc) {
 func (c *conn) armLocked() error {
 	if c.desc == nil || c.state == stateClosed {
 		return net.ErrClosed
+	}
+	if c.readOff && c.paused && !c.peerGone && !c.rwait && c.state == stateOpen {
+		// Not read while paused, but its hang-up is noticed.
+		return c.g.poller.ArmHangup(c.desc, c.wwait)
 	}
 	// A draining close (closedrain.go) waits for input after the reader
 	// stopped.

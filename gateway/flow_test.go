@@ -400,3 +400,34 @@ func TestClientWindowIsolatesStuckClient(t *testing.T) {
 		check(w.event())
 	}
 }
+
+// TestPausedClientHangUp: a paused client that closes its connection is
+// noticed at once (the poller watches its hang-up while it is not read),
+// and what it sent before is read and delivered.
+func TestPausedClientHangUp(t *testing.T) {
+	tg := startGateway(t, Config{LinkWindow: 2})
+	w := dialLink(t, tg.lan, "", "w1", true)
+	c := dialWS(t, tg.public, "/", nil)
+	w.connectEvent()
+	const n = 50
+	pad := strings.Repeat("x", 300)
+	for i := range n {
+		if err := c.WriteMessage(websocket.TextMessage, fmt.Appendf(nil, "%d:%s", i, pad)); err != nil {
+			t.Fatal(err)
+		}
+	}
+	eventually(t, "client paused", func() bool { return tg.Stats().ClientsPaused >= 1 })
+	_ = c.UnderlyingConn().Close() // gone, without a close frame
+	eventually(t, "client gone", func() bool { return tg.Stats().Clients == 0 })
+	w.ack2(1)
+	for i := range n {
+		ev := w.event()
+		if !strings.HasPrefix(string(ev.GetMessage().GetData()), fmt.Sprintf("%d:", i)) {
+			t.Fatalf("event %d: %.8q", i, ev.GetMessage().GetData())
+		}
+		w.ack2(ev.GetSeq())
+	}
+	if ev := w.event(); ev.GetClose().GetCode() != 1006 {
+		t.Fatalf("last event %v, want close 1006", ev)
+	}
+}

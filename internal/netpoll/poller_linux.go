@@ -247,6 +247,33 @@ func (p *Poller) Arm(d *Desc, read, write bool) error {
 	return nil
 }
 
+// ArmHangup re-arms d, one-shot, for the peer's hang-up only (EPOLLRDHUP:
+// the peer shut down its side, or the connection broke) and, if write, for
+// writability: for a connection that is not to be read now but whose peer
+// going away must be noticed. Errors are Arm's.
+func (p *Poller) ArmHangup(d *Desc, write bool) error {
+	if d == nil || d.removed() {
+		return ErrRemoved
+	}
+	events := uint32(unix.EPOLLONESHOT | unix.EPOLLRDHUP)
+	if write {
+		events |= unix.EPOLLOUT
+	}
+	if err := p.ctl(d, unix.EPOLL_CTL_MOD, events); err != nil {
+		if d.removed() {
+			return ErrRemoved
+		}
+		return fmt.Errorf("netpoll: arm hang-up: %w", err)
+	}
+	return nil
+}
+
+// HungUp reports, from within onReady, whether the peer hung up or the
+// connection failed (EPOLLRDHUP, EPOLLHUP, EPOLLERR).
+func (d *Desc) HungUp() bool {
+	return d.state.Load()&(unix.EPOLLRDHUP|unix.EPOLLHUP|unix.EPOLLERR) != 0
+}
+
 // Remove deregisters d. Call it before closing the connection (after the
 // close, the fd number may already belong to another connection; Remove then
 // only forgets d, the kernel having dropped the registration with the

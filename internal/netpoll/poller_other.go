@@ -33,6 +33,12 @@ func (p *Poller) Arm(d *Desc, read, write bool) error { return ErrUnsupported }
 // Events reports nothing.
 func (d *Desc) Events() (readable, writable bool) { return false, false }
 
+// ArmHangup is unsupported on this platform.
+func (p *Poller) ArmHangup(d *Desc, write bool) error { return ErrUnsupported }
+
+// HungUp reports false on this platform.
+func (d *Desc) HungUp() bool { return false }
+
 // Resume returns ErrUnsupported.
 func (p *Poller) Resume(d *Desc) error { return ErrUnsupported }
 
