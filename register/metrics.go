@@ -26,9 +26,10 @@ func (r *Register) initMetrics() error {
 	return nil
 }
 
-// Ready reports whether the register serves: Serve was called and its ctx
-// is not done. It returns an error wrapping ErrNotReady otherwise. For
-// readiness probes (/readyz).
+// Ready reports whether the register serves: Serve was called, its ctx is
+// not done and, with a ClusterStore that has Join addresses, it has joined
+// the cluster (ClusterStore.Joined). It returns an error wrapping
+// ErrNotReady otherwise, saying which. For readiness probes (/readyz).
 func (r *Register) Ready() error {
 	if !r.served.Load() {
 		return fmt.Errorf("%w: not serving", ErrNotReady)
@@ -37,6 +38,12 @@ func (r *Register) Ready() error {
 	case <-r.stopping:
 		return fmt.Errorf("%w: stopping", ErrNotReady)
 	default:
+	}
+	if cs, ok := r.store.(*ClusterStore); ok && !cs.Joined() {
+		if cs.JoinEnded() {
+			return fmt.Errorf("%w: no Join address answered within the join timeout; running alone, retrying every rejoin interval", ErrNotReady)
+		}
+		return fmt.Errorf("%w: joining the register cluster", ErrNotReady)
 	}
 	return nil
 }
