@@ -171,10 +171,10 @@ func NewClusterStore(cfg ClusterConfig) (*ClusterStore, error) {
 	}
 
 	s := &ClusterStore{
-		name:   cfg.Name,
-		log:    cfg.Logger.With("cluster_node", cfg.Name),
-		leases: newLeaseTable(),
-		tombs:  make(map[uint64]tomb),
+		name:    cfg.Name,
+		log:     cfg.Logger.With("cluster_node", cfg.Name),
+		leases:  newLeaseTable(),
+		tombs:   make(map[uint64]tomb),
 		alive:   make(map[string]bool),
 		stop:    make(chan struct{}),
 		tombTTL: tombstoneTTL,
