@@ -229,6 +229,9 @@ func TestClusterFormsWhenSeedStartsLast(t *testing.T) {
 	})
 	took := time.Since(started)
 	t.Logf("one cluster %v after the seed started", took.Round(time.Millisecond))
+	if n := sS.Size(); n != 3 {
+		t.Fatalf("seed's Size() = %d, want 3 (the most members it has seen)", n)
+	}
 	if took > 2*time.Second {
 		t.Fatalf("formation took %v after the seed started, want about a second", took)
 	}

@@ -61,6 +61,8 @@ func (r *Register) members() int {
 type collector struct {
 	r                                 *Register
 	gateways, members, ready, refused *prometheus.Desc
+	leaseGrants, leaseRefusals        *prometheus.Desc
+	clusterSize                       *prometheus.Desc
 }
 
 var _ prometheus.Collector = (*collector)(nil)
@@ -75,6 +77,11 @@ func newCollector(r *Register) *collector {
 		members:  d("members", "Registers in the cluster seen by this register's store (1 without a cluster)."),
 		ready:    d("ready", "1 while the register serves, else 0."),
 		refused:  d("calls_rejected_total", "Calls refused for a missing or wrong cluster secret."),
+		leaseGrants: d("leader_lease_grants_total",
+			"Leader-lease requests granted (new holder or renewal)."),
+		leaseRefusals: d("leader_lease_refusals_total",
+			"Leader-lease requests refused: another holder's grant runs, or the register started less than MaxLeaderTTL ago."),
+		clusterSize: d("cluster_size", "Registers counted for leader-lease majorities (Config.ClusterSize or the cluster store's Size)."),
 	}
 }
 
@@ -84,6 +91,9 @@ func (c *collector) Describe(ch chan<- *prometheus.Desc) {
 	ch <- c.members
 	ch <- c.ready
 	ch <- c.refused
+	ch <- c.leaseGrants
+	ch <- c.leaseRefusals
+	ch <- c.clusterSize
 	c.r.metrics.grpc.Describe(ch)
 }
 
@@ -98,5 +108,9 @@ func (c *collector) Collect(ch chan<- prometheus.Metric) {
 	ch <- prometheus.MustNewConstMetric(c.members, prometheus.GaugeValue, float64(r.members()))
 	ch <- prometheus.MustNewConstMetric(c.ready, prometheus.GaugeValue, ready)
 	ch <- prometheus.MustNewConstMetric(c.refused, prometheus.CounterValue, float64(r.metrics.rejected.Load()))
+	granted, refused := r.leaders.counts()
+	ch <- prometheus.MustNewConstMetric(c.leaseGrants, prometheus.CounterValue, float64(granted))
+	ch <- prometheus.MustNewConstMetric(c.leaseRefusals, prometheus.CounterValue, float64(refused))
+	ch <- prometheus.MustNewConstMetric(c.clusterSize, prometheus.GaugeValue, float64(r.clusterSize()))
 	r.metrics.grpc.Collect(ch)
 }
