@@ -40,6 +40,12 @@ type Config struct {
 	StopTimeout time.Duration
 	// TLS, if set, secures the links to registers and gateways.
 	TLS *tls.Config
+	// LeaderLeaseTTL is the TTL of the leader lease this worker asks the
+	// registers for (Worker.IsLeader, WithLeaderOnly): when the leader dies,
+	// another worker leads within about this long. The registers cap it
+	// (register --max-leader-ttl, default 10 s). 0: DefaultLeaderLeaseTTL;
+	// at least 300 ms.
+	LeaderLeaseTTL time.Duration
 	// Logger receives link changes and handler panics; nil discards.
 	Logger *slog.Logger
 	// Metrics, if set, is where New registers the worker's Prometheus
