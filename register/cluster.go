@@ -245,7 +245,7 @@ func (s *ClusterStore) joinLoop(join []string, timeout time.Duration) {
 		if n > 0 {
 			s.joined.Store(true)
 			s.joinEnded.Store(true)
-			s.log.Info("joined the register cluster", "contacted", n, "attempts", attempt, "after", time.Since(start).Round(time.Millisecond))
+			s.log.Info("joined the register cluster", "contacted", n, "attempts", attempt, "after", time.Since(start).Round(time.Millisecond), "members", s.Members())
 			return
 		}
 		wait := min(backoff, time.Until(deadline))
