@@ -62,7 +62,9 @@ type ClusterConfig struct {
 	// answers (Joined then reports true) or JoinTimeout passes (the register
 	// then runs alone). After that, addresses that are not (or no longer)
 	// members are retried every RejoinInterval, so that registers split by a
-	// partition, or started alone, merge.
+	// partition, or started alone, merge. Addresses that resolve to this
+	// register's own gossip address are skipped, so every register may be
+	// given the same list.
 	Join []string
 	// JoinTimeout bounds the fast join retries. 0: DefaultJoinTimeout.
 	JoinTimeout time.Duration
@@ -179,7 +181,6 @@ func NewClusterStore(cfg ClusterConfig) (*ClusterStore, error) {
 		stop:    make(chan struct{}),
 		tombTTL: tombstoneTTL,
 	}
-	s.joinSize = 1 + len(distinct(cfg.Join))
 	s.peak.Store(1)
 	s.timer = time.AfterFunc(time.Hour, s.expire)
 	s.timer.Stop()
@@ -212,14 +213,16 @@ func NewClusterStore(cfg ClusterConfig) (*ClusterStore, error) {
 	}
 	s.ml = ml
 	s.queue.NumNodes = ml.NumMembers
-	if len(cfg.Join) == 0 {
+	others := s.others(cfg.Join)
+	s.joinSize = 1 + len(others)
+	if len(others) == 0 { // no join, or only this register's own address
 		s.joined.Store(true)
 		s.joinEnded.Store(true)
 		return s, nil
 	}
 	join := slices.Clone(cfg.Join)
 	s.wg.Go(func() {
-		s.joinLoop(join, cfg.JoinTimeout)
+		s.joinLoop(others, cfg.JoinTimeout)
 		if cfg.RejoinInterval > 0 {
 			s.rejoinLoop(join, cfg.RejoinInterval)
 		}
@@ -227,11 +230,27 @@ func NewClusterStore(cfg ClusterConfig) (*ClusterStore, error) {
 	return s, nil
 }
 
-// distinct returns the addresses of join without repeats.
-func distinct(join []string) []string {
-	out := slices.Clone(join)
-	slices.Sort(out)
-	return slices.Compact(out)
+// others returns the distinct addresses of join that do not resolve to
+// this register's own gossip address (a --join list shared by every
+// register names each one too). An address that does not resolve counts.
+func (s *ClusterStore) others(join []string) []string {
+	self := s.Addr()
+	seen := map[string]bool{}
+	var out []string
+	for _, a := range join {
+		key := a
+		if addr, err := net.ResolveTCPAddr("tcp", a); err == nil {
+			key = addr.String()
+			if key == self {
+				continue
+			}
+		}
+		if !seen[key] {
+			seen[key] = true
+			out = append(out, a)
+		}
+	}
+	return out
 }
 
 // joinLoop tries join with a short backoff until one address answers, the
@@ -242,7 +261,7 @@ func (s *ClusterStore) joinLoop(join []string, timeout time.Duration) {
 	backoff := MinJoinBackoff
 	for attempt := 1; ; attempt++ {
 		n, err := s.ml.Join(join)
-		if n > 0 {
+		if n > 0 && s.ml.NumMembers() > 1 { // not only itself, listed in join
 			s.joined.Store(true)
 			s.joinEnded.Store(true)
 			s.log.Info("joined the register cluster", "contacted", n, "attempts", attempt, "after", time.Since(start).Round(time.Millisecond), "members", s.Members())
@@ -276,7 +295,8 @@ func (s *ClusterStore) JoinEnded() bool { return s.joinEnded.Load() }
 
 // Size returns the number of registers this one counts in its cluster for
 // leader-lease majorities: the larger of 1 + its distinct Join addresses
-// and the most members it has seen alive at once. It never decreases.
+// other than its own and the most members it has seen alive at once. It
+// never decreases.
 func (s *ClusterStore) Size() int { return max(s.joinSize, int(s.peak.Load())) }
 
 // rejoinLoop retries, every interval until Close, the join addresses that

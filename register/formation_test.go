@@ -32,7 +32,8 @@ func freeGossipAddrs(t *testing.T, n int) []string {
 }
 
 // startTogether starts one ClusterStore per address at the same moment,
-// each joining all the others, and returns them and when they started.
+// each with the same Join list naming all of them (itself included, as in
+// a shared configuration), and returns them and when they started.
 func startTogether(t *testing.T, addrs []string) ([]*ClusterStore, time.Time) {
 	t.Helper()
 	stores := make([]*ClusterStore, len(addrs))
@@ -40,12 +41,7 @@ func startTogether(t *testing.T, addrs []string) ([]*ClusterStore, time.Time) {
 	var wg sync.WaitGroup
 	start := time.Now()
 	for i, a := range addrs {
-		var join []string
-		for j, b := range addrs {
-			if j != i {
-				join = append(join, b)
-			}
-		}
+		join := addrs
 		wg.Go(func() {
 			stores[i], errs[i] = NewClusterStore(ClusterConfig{
 				Name:      "R" + string(rune('A'+i)),
@@ -90,6 +86,19 @@ func TestClusterFormsAtOnce(t *testing.T) {
 		if n := s.Size(); n != 3 {
 			t.Fatalf("%s: Size() = %d, want 3", s.name, n)
 		}
+	}
+}
+
+// A register whose Join names only itself is a cluster of one at once.
+func TestClusterJoinOnlySelf(t *testing.T) {
+	addr := freeGossipAddrs(t, 1)[0]
+	s, err := NewClusterStore(ClusterConfig{Name: "A", BindAddr: addr, Join: []string{addr}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer s.Close()
+	if !s.Joined() || s.Size() != 1 {
+		t.Fatalf("Joined %v, Size %d; want true, 1", s.Joined(), s.Size())
 	}
 }
 
