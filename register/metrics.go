@@ -19,7 +19,7 @@ type registerMetrics struct {
 // registers the register's collector there.
 func (r *Register) initMetrics() error {
 	r.metrics.grpc = metrics.NewGRPCErrors(metrics.Namespace+"_register_grpc_errors_total",
-		"Calls of the Register service (Announce, Watch) that ended with an error, by status code.")
+		"Calls of the Register service (Announce, Watch, Lease) that ended with an error, by status code.")
 	if err := metrics.Register(r.cfg.Metrics, newCollector(r)); err != nil {
 		return fmt.Errorf("%w: Metrics: %w", ErrInvalidConfig, err)
 	}
