@@ -47,8 +47,11 @@ type LeaseConfig struct {
 	Name string
 	// Holder identifies this holder (the worker id); required.
 	Holder string
-	// TTL asked for; the registers cap it (register.Config.MaxLeaderTTL).
-	// A holder that dies is replaced within about this long.
+	// TTL bounds how long the lease stays without a holder after its
+	// holder dies, while a majority of the registers answers the others:
+	// each register is asked for a grant of TTL minus two polls (a poll is
+	// TTL/10, between 50 ms and 500 ms; the registers may cap the grant,
+	// register.Config.MaxLeaderTTL), and the others ask every poll.
 	// Default: DefaultLeaseTTL; at least MinLeaseTTL.
 	TTL    time.Duration
 	Logger *slog.Logger // nil: discard
@@ -67,7 +70,8 @@ type Term struct {
 // Lease holds a leader lease granted by a majority of the registers: each
 // register grants it on its own for a TTL; the holder leads while more than
 // half of the cluster's registers (the largest cluster size any of them
-// reports, and at least the number of distinct registers that answered)
+// reports, and at least the number of distinct registers that answered one
+// round)
 // grant it, and stops before the earliest of those grants may end by its
 // own clock (see LeaseClockDrift). Two holders never lead at once as long
 // as every register's cluster size is at least the number of registers and
@@ -76,15 +80,16 @@ type Lease struct {
 	cfg     LeaseConfig
 	log     *slog.Logger
 	running atomic.Bool
+	grant   time.Duration // TTL asked of each register: TTL - 2 polls
+	poll    time.Duration // between two asks while not leading: TTL/10 in [50 ms, 500 ms]
 
 	mu      sync.Mutex
 	token   uint64        // token of the current term, 0 when not leading
 	until   time.Time     // end of the current term (local monotonic)
 	done    chan struct{} // closed when the current term ends
 	expiry  *time.Timer   // ends the term at until
-	size    int           // largest cluster size reported
-	seen    map[uint64]bool
-	highest uint64 // highest token seen
+	size    int           // largest cluster size reported, or of registers answering one round
+	highest uint64        // highest token seen
 }
 
 // NewLease validates cfg, fills its defaults and returns a Lease.
@@ -106,7 +111,13 @@ func NewLease(cfg LeaseConfig) (*Lease, error) {
 	}
 	cfg.Registers = slices.Clone(cfg.Registers)
 	cfg.DialOptions = slices.Clone(cfg.DialOptions)
-	return &Lease{cfg: cfg, log: discardIfNil(cfg.Logger).With("lease", cfg.Name), seen: map[uint64]bool{}}, nil
+	poll := min(max(cfg.TTL/10, 50*time.Millisecond), 500*time.Millisecond)
+	return &Lease{
+		cfg:   cfg,
+		log:   discardIfNil(cfg.Logger).With("lease", cfg.Name),
+		grant: cfg.TTL - 2*poll,
+		poll:  poll,
+	}, nil
 }
 
 // Held returns the current term if this holder leads now (its local clock
@@ -150,9 +161,8 @@ func (l *Lease) Run(ctx context.Context) error {
 		l.round(rctx, clients, 0, true)
 	}()
 
-	ttl := l.cfg.TTL
-	renewEvery := ttl / 3
-	poll := min(max(ttl/10, 50*time.Millisecond), 500*time.Millisecond)
+	renewEvery := l.grant / 3
+	poll := l.poll
 	var proposal uint64
 	confirms := 0
 	for {
@@ -162,7 +172,7 @@ func (l *Lease) Run(ctx context.Context) error {
 			return nil
 		}
 		need, atProposal, granted, grantTTL, highest := l.tally(resps, proposal)
-		wait := poll/2 + rand.N(poll) // jitter breaks ties between candidates
+		wait := poll/2 + rand.N(poll/2) // jitter breaks ties between candidates
 		switch {
 		case proposal != 0 && atProposal >= need:
 			confirms = 0
@@ -199,31 +209,54 @@ func (l *Lease) Run(ctx context.Context) error {
 }
 
 // round sends one request to every register at once and returns the
-// answers that came within the round timeout.
+// answers that came within the round timeout. A round that asks for grants
+// ends as soon as a majority of the known cluster size granted, so that a
+// register that does not answer slows nothing down.
 func (l *Lease) round(ctx context.Context, clients []pb.RegisterClient, token uint64, release bool) []*pb.LeaseResponse {
-	rctx, cancel := context.WithTimeout(ctx, min(l.cfg.TTL/4, time.Second))
+	rctx, cancel := context.WithTimeout(ctx, min(l.grant/4, time.Second))
 	defer cancel()
 	req := &pb.LeaseRequest{
 		Name:    l.cfg.Name,
 		Holder:  l.cfg.Holder,
-		TtlMs:   uint32(l.cfg.TTL.Milliseconds()),
+		TtlMs:   uint32(l.grant.Milliseconds()),
 		Token:   token,
 		Release: release,
 	}
-	out := make([]*pb.LeaseResponse, len(clients))
+	enough := len(clients)
+	l.mu.Lock()
+	if !release && l.size > 0 {
+		enough = l.size/2 + 1
+	}
+	l.mu.Unlock()
+	answers := make(chan *pb.LeaseResponse, len(clients))
 	var wg sync.WaitGroup
+	defer wg.Wait() // after cancel: the calls left return at once
+	defer cancel()
 	for i, c := range clients {
 		wg.Go(func() {
 			resp, err := c.Lease(rctx, req)
 			if err != nil {
 				l.log.Debug("lease: register did not answer", "register", l.cfg.Registers[i], "err", err)
-				return
 			}
-			out[i] = resp
+			answers <- resp // nil on error
 		})
 	}
-	wg.Wait()
-	return slices.DeleteFunc(out, func(r *pb.LeaseResponse) bool { return r == nil })
+	var out []*pb.LeaseResponse
+	grants := 0
+	for range clients {
+		r := <-answers
+		if r == nil {
+			continue
+		}
+		out = append(out, r)
+		if r.GetGranted() {
+			grants++
+		}
+		if grants >= enough {
+			break
+		}
+	}
+	return out
 }
 
 // tally counts the answers of a round: the majority needed, the registers
@@ -233,9 +266,10 @@ func (l *Lease) tally(resps []*pb.LeaseResponse, proposal uint64) (need, atPropo
 	l.mu.Lock()
 	defer l.mu.Unlock()
 	counted := map[uint64]bool{}
-	ttl = l.cfg.TTL
+	answered := map[uint64]bool{}
+	ttl = l.grant
 	for _, r := range resps {
-		l.seen[r.GetInstance()] = true
+		answered[r.GetInstance()] = true
 		l.size = max(l.size, int(r.GetClusterSize()))
 		l.highest = max(l.highest, r.GetToken())
 		if !r.GetGranted() || counted[r.GetInstance()] {
@@ -249,7 +283,8 @@ func (l *Lease) tally(resps []*pb.LeaseResponse, proposal uint64) (need, atPropo
 		ttl = min(ttl, time.Duration(r.GetTtlMs())*time.Millisecond)
 		highest = max(highest, r.GetToken())
 	}
-	need = max(l.size, len(l.seen))/2 + 1
+	l.size = max(l.size, len(answered)) // distinct registers answering at once
+	need = l.size/2 + 1
 	return need, atProposal, granted, ttl, max(highest, l.highest)
 }
 
