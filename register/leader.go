@@ -60,11 +60,12 @@ func newLeaderLeases(maxTTL time.Duration, now time.Time) *leaderLeases {
 	}
 }
 
-// handle answers one LeaseRequest received at now.
-func (ls *leaderLeases) handle(req *pb.LeaseRequest, now time.Time) (*pb.LeaseResponse, error) {
+// handle answers one LeaseRequest received at now; newHolder reports a
+// grant to another holder than before.
+func (ls *leaderLeases) handle(req *pb.LeaseRequest, now time.Time) (resp *pb.LeaseResponse, newHolder bool, err error) {
 	name, holder := req.GetName(), req.GetHolder()
 	if name == "" || holder == "" || len(name) > maxLeaseField || len(holder) > maxLeaseField {
-		return nil, status.Error(codes.InvalidArgument, "register: lease needs a name and a holder of 1 to 128 bytes")
+		return nil, false, status.Error(codes.InvalidArgument, "register: lease needs a name and a holder of 1 to 128 bytes")
 	}
 	ttl := ls.maxTTL
 	if ms := req.GetTtlMs(); ms > 0 {
@@ -75,18 +76,18 @@ func (ls *leaderLeases) handle(req *pb.LeaseRequest, now time.Time) (*pb.LeaseRe
 	g, ok := ls.grants[name]
 	if !ok {
 		if req.GetRelease() {
-			return &pb.LeaseResponse{Token: max(ls.base, ls.floor)}, nil
+			return &pb.LeaseResponse{Token: max(ls.base, ls.floor)}, false, nil
 		}
 		if len(ls.grants) >= MaxLeaseNames {
 			ls.sweepLocked(now)
 			if len(ls.grants) >= MaxLeaseNames {
-				return nil, status.Error(codes.ResourceExhausted, "register: too many lease names")
+				return nil, false, status.Error(codes.ResourceExhausted, "register: too many lease names")
 			}
 		}
 		g = &grant{token: max(ls.base, ls.floor)}
 		ls.grants[name] = g
 	}
-	resp := &pb.LeaseResponse{TtlMs: uint32(ttl.Milliseconds())}
+	resp = &pb.LeaseResponse{TtlMs: uint32(ttl.Milliseconds())}
 	live := g.holder != "" && now.Before(g.expires)
 	switch {
 	case req.GetRelease():
@@ -101,6 +102,7 @@ func (ls *leaderLeases) handle(req *pb.LeaseRequest, now time.Time) (*pb.LeaseRe
 		g.expires = now.Add(ttl)
 		resp.Granted = true
 	case !live:
+		newHolder = g.holder != holder
 		g.holder = holder
 		g.token = max(g.token, req.GetToken()) + 1
 		g.expires = now.Add(ttl)
@@ -115,7 +117,7 @@ func (ls *leaderLeases) handle(req *pb.LeaseRequest, now time.Time) (*pb.LeaseRe
 		resp.Holder = g.holder
 	}
 	resp.Token = g.token
-	return resp, nil
+	return resp, newHolder, nil
 }
 
 // sweepLocked forgets the names whose grant has ended.
@@ -150,9 +152,12 @@ func (r *Register) clusterSize() int {
 // Lease implements pb.RegisterServer.
 func (s *service) Lease(_ context.Context, req *pb.LeaseRequest) (*pb.LeaseResponse, error) {
 	r := s.r
-	resp, err := r.leaders.handle(req, time.Now())
+	resp, newHolder, err := r.leaders.handle(req, time.Now())
 	if err != nil {
 		return nil, err
+	}
+	if newHolder {
+		r.log.Info("leader lease granted to a new holder", "lease", req.GetName(), "holder", req.GetHolder(), "token", resp.GetToken())
 	}
 	resp.Register = r.cfg.Name
 	resp.Instance = r.leaders.instance

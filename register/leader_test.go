@@ -18,7 +18,7 @@ func TestLeaderLeaseGrants(t *testing.T) {
 	ls := newLeaderLeases(2*time.Second, t0)
 	ask := func(at time.Duration, holder string, token uint64, release bool) *pb.LeaseResponse {
 		t.Helper()
-		r, err := ls.handle(&pb.LeaseRequest{Name: "leader", Holder: holder, TtlMs: 1000, Token: token, Release: release}, t0.Add(at))
+		r, _, err := ls.handle(&pb.LeaseRequest{Name: "leader", Holder: holder, TtlMs: 1000, Token: token, Release: release}, t0.Add(at))
 		if err != nil {
 			t.Fatal(err)
 		}
@@ -57,11 +57,11 @@ func TestLeaderLeaseGrants(t *testing.T) {
 		t.Fatalf("c after b released: %v", r)
 	}
 	// TTLs are capped.
-	if r, _ := ls.handle(&pb.LeaseRequest{Name: "x", Holder: "a", TtlMs: 60000}, t0.Add(5*time.Second)); r.TtlMs != 2000 {
+	if r, _, _ := ls.handle(&pb.LeaseRequest{Name: "x", Holder: "a", TtlMs: 60000}, t0.Add(5*time.Second)); r.TtlMs != 2000 {
 		t.Fatalf("ttl %d, want the 2000 ms cap", r.TtlMs)
 	}
 	for _, bad := range []*pb.LeaseRequest{{Holder: "a"}, {Name: "n"}, {Name: string(make([]byte, 129)), Holder: "a"}} {
-		if _, err := ls.handle(bad, t0.Add(5*time.Second)); status.Code(err) != codes.InvalidArgument {
+		if _, _, err := ls.handle(bad, t0.Add(5*time.Second)); status.Code(err) != codes.InvalidArgument {
 			t.Fatalf("%v: err %v", bad, err)
 		}
 	}
@@ -71,15 +71,15 @@ func TestLeaderLeaseNamesBounded(t *testing.T) {
 	t0 := time.Now()
 	ls := newLeaderLeases(time.Second, t0.Add(-time.Hour))
 	for i := range MaxLeaseNames {
-		if _, err := ls.handle(&pb.LeaseRequest{Name: string(rune('a'+i%26)) + time.Duration(i).String(), Holder: "h", TtlMs: 1000}, t0); err != nil {
+		if _, _, err := ls.handle(&pb.LeaseRequest{Name: string(rune('a'+i%26)) + time.Duration(i).String(), Holder: "h", TtlMs: 1000}, t0); err != nil {
 			t.Fatal(err)
 		}
 	}
-	if _, err := ls.handle(&pb.LeaseRequest{Name: "one more", Holder: "h"}, t0); status.Code(err) != codes.ResourceExhausted {
+	if _, _, err := ls.handle(&pb.LeaseRequest{Name: "one more", Holder: "h"}, t0); status.Code(err) != codes.ResourceExhausted {
 		t.Fatalf("err %v", err)
 	}
 	// Once they ended, names are swept and tokens do not go down.
-	r, err := ls.handle(&pb.LeaseRequest{Name: "one more", Holder: "h"}, t0.Add(2*time.Second))
+	r, _, err := ls.handle(&pb.LeaseRequest{Name: "one more", Holder: "h"}, t0.Add(2*time.Second))
 	if err != nil || !r.Granted || r.Token <= ls.base {
 		t.Fatalf("after sweep: %v, %v", r, err)
 	}
@@ -111,5 +111,14 @@ func TestLeaderLeaseRPC(t *testing.T) {
 	})
 	if resp.Register != "r1" || resp.ClusterSize != 3 || resp.Instance == 0 || resp.TtlMs != 100 {
 		t.Fatalf("response %v", resp)
+	}
+	// Without the cluster secret the call is refused.
+	bad, err := discovery.Dial(ctx, lis.Addr().String(), "wrong")
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer bad.Close()
+	if _, err := pb.NewRegisterClient(bad).Lease(ctx, &pb.LeaseRequest{Name: "leader", Holder: "intruder"}); status.Code(err) != codes.Unauthenticated {
+		t.Fatalf("Lease with a wrong secret: %v", err)
 	}
 }
