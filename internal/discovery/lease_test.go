@@ -283,3 +283,45 @@ func TestLeaseReleaseOnStop(t *testing.T) {
 		t.Fatalf("handover after a clean stop took %v, want well under the TTL %v", d, ttl)
 	}
 }
+
+// A register that restarts forgets its grants: it grants nothing for its
+// MaxLeaderTTL, so the holder that led before cannot be joined by another
+// one while its term may still run.
+func TestLeaseRegisterRestartGivesNoSecondLeader(t *testing.T) {
+	const ttl = time.Second
+	addr := freeAddr(t)
+	lis, err := net.Listen("tcp", addr)
+	if err != nil {
+		t.Fatal(err)
+	}
+	r := serveOn(t, lis, register.Config{MaxLeaderTTL: ttl})
+	c := &leaseCluster{regs: []*testRegister{r}}
+	for _, h := range []string{"a", "b"} {
+		l, err := discovery.NewLease(discovery.LeaseConfig{Registers: []string{addr}, Holder: h, TTL: ttl})
+		if err != nil {
+			t.Fatal(err)
+		}
+		ctx, cancel := context.WithCancel(context.Background())
+		done := make(chan struct{})
+		go func() { defer close(done); _ = l.Run(ctx) }()
+		t.Cleanup(func() { cancel(); <-done })
+		c.holders = append(c.holders, l)
+	}
+	first, _ := c.waitLeader(t, 10*time.Second, -1)
+	stopWatch := c.watchOverlap()
+	r.stop() // the grants are gone with the process
+	lis, err = net.Listen("tcp", addr)
+	if err != nil {
+		t.Fatal(err)
+	}
+	restarted := time.Now()
+	serveOn(t, lis, register.Config{MaxLeaderTTL: ttl})
+	waitFor(t, 5*time.Second, "the old term ends (no renewal granted)", func() bool { return len(c.leaders()) == 0 })
+	waitFor(t, 10*time.Second, "a leader after the restart", func() bool { return len(c.leaders()) == 1 })
+	if d := time.Since(restarted); d < ttl {
+		t.Fatalf("a leader %v after the register restarted, within its MaxLeaderTTL %v", d, ttl)
+	}
+	if n := stopWatch(); n != 0 {
+		t.Fatalf("two holders led at once in %d samples (first leader %d)", n, first)
+	}
+}
