@@ -52,7 +52,7 @@ func serve(t *testing.T, name string, fn func(ctx context.Context) error) {
 
 func startCluster(t *testing.T) *cluster {
 	t.Helper()
-	reg, err := register.New(register.Config{Secret: "s3cret"})
+	reg, err := register.New(register.Config{Secret: "s3cret", MaxLeaderTTL: time.Second}) // leader lease grants after 1 s
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -83,6 +83,13 @@ type Config struct {
 	MaxQueueAge time.Duration
 	// TLS, if set, secures the links to registers and gateways.
 	TLS *tls.Config
+	// LeaderLeaseTTL is the TTL of the leader lease (Worker.IsLeader,
+	// WithLeaderOnly): when the leader dies, another worker that reaches a
+	// majority of the registers leads within this long. Each register is
+	// asked for a grant of the TTL minus two polls (a poll is a tenth of it,
+	// 50 to 500 ms), capped by the register (--max-leader-ttl, default
+	// 10 s). 0: DefaultLeaderLeaseTTL; at least 300 ms.
+	LeaderLeaseTTL time.Duration
 	// Logger receives link changes and handler panics; nil discards.
 	Logger *slog.Logger
 	// Metrics, if set, is where New registers the worker's Prometheus

@@ -59,7 +59,11 @@
 // # Timers
 //
 // Worker.Every runs a function periodically (GatewayWorker's Timer::add);
-// with WithLeaderOnly it runs only on the cluster leader, the worker with the
-// lowest id among those the gateways report, so a cluster-wide broadcast goes
-// out once per tick however many workers run.
+// with WithLeaderOnly it runs only on the worker holding the leader lease,
+// granted by a majority of the registers, so a cluster-wide broadcast goes
+// out once per tick however many workers run, and never on two workers at
+// once, even across a network partition. When the leader dies, another
+// worker leads within Config.LeaderLeaseTTL (DefaultLeaderLeaseTTL); when it
+// stops cleanly, at once. The run's ctx carries the lease's fencing token
+// (LeaderToken). docs/concepts.md states the guarantee and its assumptions.
 package businessworker

@@ -153,14 +153,22 @@ func TestClusterLeaderAmongTwoWorkers(t *testing.T) {
 	w1, stop1 := c.stoppableWorker(&chat{}, time.Second)
 	w2, stop2 := c.stoppableWorker(&chat{}, time.Second)
 	waitUntil(t, "both workers known", func() bool { return len(w1.l.Workers()) == 2 && len(w2.l.Workers()) == 2 })
-	if w1.IsLeader() == w2.IsLeader() {
-		t.Fatalf("leaders: w1 %v, w2 %v", w1.IsLeader(), w2.IsLeader())
-	}
+	waitUntil(t, "one leader", func() bool { return w1.IsLeader() != w2.IsLeader() })
 	var mu sync.Mutex
 	ran := map[string]int{}
+	tokens := map[string]uint64{}
 	runs := func(w *Worker) int { mu.Lock(); defer mu.Unlock(); return ran[w.ID()] }
 	for _, w := range []*Worker{w1, w2} {
-		w.Every(5*time.Millisecond, func(ctx context.Context) { mu.Lock(); ran[w.ID()]++; mu.Unlock() }, WithLeaderOnly())
+		w.Every(5*time.Millisecond, func(ctx context.Context) {
+			tok, ok := LeaderToken(ctx)
+			mu.Lock()
+			defer mu.Unlock()
+			ran[w.ID()]++
+			if !ok || tok < tokens[w.ID()] {
+				t.Errorf("run with LeaderToken %d, %v after %d", tok, ok, tokens[w.ID()])
+			}
+			tokens[w.ID()] = tok
+		}, WithLeaderOnly())
 	}
 	waitUntil(t, "leader ticks", func() bool { return runs(w1)+runs(w2) >= 5 })
 	mu.Lock()
@@ -180,6 +188,14 @@ func TestClusterLeaderAmongTwoWorkers(t *testing.T) {
 	waitUntil(t, "new leader ticks", func() bool { return runs(other) >= before+3 })
 	if leader.IsLeader() {
 		t.Fatal("the stopped worker still leads")
+	}
+	mu.Lock()
+	defer mu.Unlock()
+	if tokens[other.ID()] <= tokens[leader.ID()] {
+		t.Fatalf("fencing token %d of the new leader not above %d of the old one", tokens[other.ID()], tokens[leader.ID()])
+	}
+	if _, ok := LeaderToken(context.Background()); ok {
+		t.Fatal("LeaderToken outside a leader-only run")
 	}
 }
 

@@ -44,8 +44,8 @@ func Example() {
 	var wg sync.WaitGroup
 	wg.Go(func() { _ = w.Run(ctx) })
 
-	// The only worker leads once the gateway routes client events to it.
-	for !w.IsLeader() {
+	// Wait until the gateway routes client events to the worker.
+	for len(w.Workers()) == 0 {
 		time.Sleep(10 * time.Millisecond)
 	}
 

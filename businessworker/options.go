@@ -59,8 +59,9 @@ type TimerOption func(*timerOptions)
 
 type timerOptions struct{ leaderOnly bool }
 
-// WithLeaderOnly runs the function only on the worker that is the cluster
-// leader at the tick (see Worker.IsLeader).
+// WithLeaderOnly runs the function only on the worker that holds the
+// leader lease at the tick (see Worker.IsLeader); its ctx is cancelled when
+// the lease term ends and carries the fencing token (LeaderToken).
 func WithLeaderOnly() TimerOption { return func(o *timerOptions) { o.leaderOnly = true } }
 
 // CloseOption modifies CloseClient.

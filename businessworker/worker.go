@@ -11,6 +11,7 @@ import (
 	"time"
 
 	"github.com/gatewayworker/gatewayworker/internal/clientid"
+	"github.com/gatewayworker/gatewayworker/internal/discovery"
 	"github.com/gatewayworker/gatewayworker/internal/linker"
 	"github.com/gatewayworker/gatewayworker/internal/rendezvous"
 	pb "github.com/gatewayworker/gatewayworker/proto/gatewayworker/v1"
@@ -23,6 +24,7 @@ type Worker struct {
 	cfg     Config
 	log     *slog.Logger
 	l       *linker.Linker
+	lease   *discovery.Lease // nil with a test Source: no registers to hold it
 	states  clientStates
 	timers  scheduler
 	started chan struct{} // closed when OnWorkerStart has returned
@@ -65,6 +67,19 @@ func newWorker(cfg Config, src linker.Source) (*Worker, error) {
 	}
 	w.l = l
 	w.API = &API{l: l}
+	if src == nil {
+		w.lease, err = discovery.NewLease(discovery.LeaseConfig{
+			Registers:   cfg.Registers,
+			Secret:      cfg.Secret,
+			DialOptions: dialOptions(cfg.TLS),
+			Holder:      l.ID(),
+			TTL:         cfg.LeaderLeaseTTL,
+			Logger:      cfg.Logger,
+		})
+		if err != nil {
+			return nil, fmt.Errorf("%w: %w", ErrInvalidConfig, err)
+		}
+	}
 	if err := w.registerMetrics(cfg.Metrics); err != nil {
 		return nil, err
 	}
@@ -76,10 +91,39 @@ func newWorker(cfg Config, src linker.Source) (*Worker, error) {
 // gateway.
 func (w *Worker) ID() string { return w.l.ID() }
 
-// IsLeader reports whether this worker is the cluster leader: the lowest
-// worker id in the union of the worker sets the linked gateways report. Two
-// workers may both believe they lead for a moment while gateways update.
-func (w *Worker) IsLeader() bool { return w.l.IsLeader() }
+// DefaultLeaderLeaseTTL is the Config.LeaderLeaseTTL of a zero Config.
+const DefaultLeaderLeaseTTL = discovery.DefaultLeaseTTL
+
+// IsLeader reports whether this worker holds the leader lease now: more
+// than half of the registers of the cluster grant it, and by this worker's
+// clock none of those grants can have ended (see docs/concepts.md, "Leader
+// lease"). At most one worker of a cluster is leader at any moment.
+func (w *Worker) IsLeader() bool {
+	_, ok := w.leaderTerm()
+	return ok
+}
+
+// leaderTerm returns the lease term this worker leads in. Without registers
+// (a test Source) there is no lease: the lowest worker id the gateways
+// report leads, with token 0 and no end signal.
+func (w *Worker) leaderTerm() (discovery.Term, bool) {
+	if w.lease == nil {
+		return discovery.Term{}, w.l.IsLeader()
+	}
+	return w.lease.Held()
+}
+
+// LeaderToken returns the fencing token of the leader lease under which a
+// WithLeaderOnly timer function runs, from the ctx it was given: higher
+// than the token of every earlier leader, so a store that remembers the
+// highest token it saw can refuse the writes of a leader that has since
+// been replaced. ok is false for any other ctx.
+func LeaderToken(ctx context.Context) (token uint64, ok bool) {
+	token, ok = ctx.Value(leaderTokenKey{}).(uint64)
+	return token, ok && token != 0
+}
+
+type leaderTokenKey struct{}
 
 // Run links to the gateways and handles events until ctx is done. It calls
 // OnWorkerStart first: meanwhile the worker is linked as a push client, so
@@ -97,6 +141,19 @@ func (w *Worker) Run(ctx context.Context) error {
 	defer unlink()
 	linkErr := make(chan error, 1)
 	go func() { linkErr <- w.l.Run(lctx) }()
+	// The lease outlives the timers: it is released (another worker leads
+	// at once) after the last leader-only run has returned.
+	leaseCtx, stopLease := context.WithCancel(context.WithoutCancel(ctx))
+	leaseDone := make(chan struct{})
+	go func() {
+		defer close(leaseDone)
+		if w.lease == nil {
+			return
+		}
+		if err := w.lease.Run(leaseCtx); err != nil {
+			w.log.Error("leader lease", "err", err)
+		}
+	}()
 	w.log.Info("worker started", "name", w.cfg.Name, "id", w.ID())
 
 	w.safely("OnWorkerStart", func() { w.cfg.Handler.OnWorkerStart(ctx, w) })
@@ -115,6 +172,8 @@ func (w *Worker) Run(ctx context.Context) error {
 	}
 	stopTimers()
 	timers.Wait()
+	stopLease()
+	<-leaseDone
 	w.log.Info("worker draining: finishing the events in hand", "stop_timeout", w.cfg.StopTimeout)
 
 	sctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), w.cfg.StopTimeout)
@@ -259,7 +318,10 @@ func (w *Worker) safely(name string, fn func()) {
 // Timer::add), starting one interval after Run starts (or after the call, if
 // Run is running). Runs of one timer never overlap; a slow fn delays the next
 // tick. fn's ctx is cancelled when the worker stops. With WithLeaderOnly fn
-// runs only when IsLeader holds at the tick. An interval <= 0 never runs. The
+// runs only if this worker holds the leader lease at the tick (checked
+// right before the call); its ctx is then also cancelled when that lease
+// term ends, and carries the term's fencing token (LeaderToken). An
+// interval <= 0 never runs. The
 // returned stop func stops the timer; it is idempotent and does not wait for
 // a run in progress.
 func (w *Worker) Every(interval time.Duration, fn func(ctx context.Context), opts ...TimerOption) (stop func()) {
@@ -326,14 +388,38 @@ func (t *timer) run(ctx context.Context, w *Worker) {
 	for {
 		select {
 		case <-tk.C:
-			if t.opts.leaderOnly && !w.IsLeader() {
+			if !t.opts.leaderOnly {
+				w.safely("Every", func() { t.fn(ctx) })
 				continue
 			}
-			w.safely("Every", func() { t.fn(ctx) })
+			term, ok := w.leaderTerm()
+			if !ok {
+				continue
+			}
+			rctx, end := termContext(ctx, term)
+			w.safely("Every", func() { t.fn(rctx) })
+			end()
 		case <-t.stop:
 			return
 		case <-ctx.Done():
 			return
 		}
 	}
+}
+
+// termContext returns ctx carrying the term's token and cancelled when the
+// term ends; end releases it.
+func termContext(ctx context.Context, term discovery.Term) (context.Context, func()) {
+	ctx, cancel := context.WithCancel(context.WithValue(ctx, leaderTokenKey{}, term.Token))
+	if term.Done == nil {
+		return ctx, cancel
+	}
+	go func() { // ends with the run (end) at the latest
+		select {
+		case <-term.Done:
+			cancel()
+		case <-ctx.Done():
+		}
+	}()
+	return ctx, cancel
 }

@@ -9,6 +9,7 @@ import (
 	"slices"
 	"strconv"
 	"sync"
+	"sync/atomic"
 	"time"
 
 	"github.com/hashicorp/memberlist"
@@ -21,8 +22,16 @@ const (
 	// DefaultBindAddr is where a ClusterStore gossips (TCP and UDP).
 	DefaultBindAddr = "127.0.0.1:7946"
 	// DefaultRejoinInterval is how often a ClusterStore retries the Join
-	// addresses that are not among its members.
+	// addresses that are not among its members, once it has joined or its
+	// JoinTimeout has passed.
 	DefaultRejoinInterval = 10 * time.Second
+	// DefaultJoinTimeout is how long a ClusterStore keeps retrying its Join
+	// addresses with a short backoff before it starts alone.
+	DefaultJoinTimeout = 10 * time.Second
+	// MinJoinBackoff and MaxJoinBackoff bound the delay between two join
+	// attempts before the first success (doubling from MinJoinBackoff).
+	MinJoinBackoff = 100 * time.Millisecond
+	MaxJoinBackoff = time.Second
 )
 
 const (
@@ -47,12 +56,18 @@ type ClusterConfig struct {
 	// BindAddr is host:port for gossip, TCP and UDP. Port 0 picks a free
 	// port (see Addr). Default: DefaultBindAddr.
 	BindAddr string
-	// Join lists gossip addresses of registers already in the cluster. A
-	// register that reaches none starts alone; the others join it later.
-	// Addresses that are not (or no longer) members are retried every
-	// RejoinInterval, so that registers that started alone at the same time,
-	// or were split by a partition, merge.
+	// Join lists gossip addresses of the other registers of the cluster.
+	// NewClusterStore returns at once; a goroutine tries the addresses,
+	// again after MinJoinBackoff, doubling up to MaxJoinBackoff, until one
+	// answers (Joined then reports true) or JoinTimeout passes (the register
+	// then runs alone). After that, addresses that are not (or no longer)
+	// members are retried every RejoinInterval, so that registers split by a
+	// partition, or started alone, merge. Addresses that resolve to this
+	// register's own gossip address are skipped, so every register may be
+	// given the same list.
 	Join []string
+	// JoinTimeout bounds the fast join retries. 0: DefaultJoinTimeout.
+	JoinTimeout time.Duration
 	// RejoinInterval is how often Join addresses missing from the members
 	// are retried. 0: DefaultRejoinInterval; negative: never.
 	RejoinInterval time.Duration
@@ -101,8 +116,14 @@ type ClusterStore struct {
 	armed  time.Time
 	closed bool
 
-	stop chan struct{}  // closed by Close: ends the rejoin loop
-	wg   sync.WaitGroup // the rejoin loop
+	tombTTL   time.Duration // tombstoneTTL (tests shorten it)
+	joined    atomic.Bool   // Join was empty, or a join succeeded
+	joinEnded atomic.Bool   // joined, or JoinTimeout passed
+	peak      atomic.Int32  // most members seen at once (this one included)
+	joinSize  int           // 1 + distinct Join addresses
+
+	stop chan struct{}  // closed by Close: ends the join loop
+	wg   sync.WaitGroup // the join loop
 }
 
 type tomb struct {
@@ -137,7 +158,10 @@ func NewClusterStore(cfg ClusterConfig) (*ClusterStore, error) {
 	if cfg.RejoinInterval == 0 {
 		cfg.RejoinInterval = DefaultRejoinInterval
 	}
-	if cfg.GossipInterval < 0 || cfg.ProbeInterval < 0 {
+	if cfg.JoinTimeout == 0 {
+		cfg.JoinTimeout = DefaultJoinTimeout
+	}
+	if cfg.GossipInterval < 0 || cfg.ProbeInterval < 0 || cfg.JoinTimeout < 0 {
 		return nil, fmt.Errorf("%w: negative interval", ErrInvalidConfig)
 	}
 	if cfg.Name == "" {
@@ -149,13 +173,15 @@ func NewClusterStore(cfg ClusterConfig) (*ClusterStore, error) {
 	}
 
 	s := &ClusterStore{
-		name:   cfg.Name,
-		log:    cfg.Logger.With("cluster_node", cfg.Name),
-		leases: newLeaseTable(),
-		tombs:  make(map[uint64]tomb),
-		alive:  make(map[string]bool),
-		stop:   make(chan struct{}),
+		name:    cfg.Name,
+		log:     cfg.Logger.With("cluster_node", cfg.Name),
+		leases:  newLeaseTable(),
+		tombs:   make(map[uint64]tomb),
+		alive:   make(map[string]bool),
+		stop:    make(chan struct{}),
+		tombTTL: tombstoneTTL,
 	}
+	s.peak.Store(1)
 	s.timer = time.AfterFunc(time.Hour, s.expire)
 	s.timer.Stop()
 
@@ -187,19 +213,91 @@ func NewClusterStore(cfg ClusterConfig) (*ClusterStore, error) {
 	}
 	s.ml = ml
 	s.queue.NumNodes = ml.NumMembers
-	if len(cfg.Join) > 0 {
-		if n, err := ml.Join(cfg.Join); err != nil {
-			s.log.Warn("joined no register, starting alone", "join", cfg.Join, "err", err)
-		} else {
-			s.log.Info("joined the register cluster", "contacted", n)
-		}
-		if cfg.RejoinInterval > 0 {
-			join := slices.Clone(cfg.Join)
-			s.wg.Go(func() { s.rejoinLoop(join, cfg.RejoinInterval) })
-		}
+	others := s.others(cfg.Join)
+	s.joinSize = 1 + len(others)
+	if len(others) == 0 { // no join, or only this register's own address
+		s.joined.Store(true)
+		s.joinEnded.Store(true)
+		return s, nil
 	}
+	join := slices.Clone(cfg.Join)
+	s.wg.Go(func() {
+		s.joinLoop(others, cfg.JoinTimeout)
+		if cfg.RejoinInterval > 0 {
+			s.rejoinLoop(join, cfg.RejoinInterval)
+		}
+	})
 	return s, nil
 }
+
+// others returns the distinct addresses of join that do not resolve to
+// this register's own gossip address (a --join list shared by every
+// register names each one too). An address that does not resolve counts.
+func (s *ClusterStore) others(join []string) []string {
+	self := s.Addr()
+	seen := map[string]bool{}
+	var out []string
+	for _, a := range join {
+		key := a
+		if addr, err := net.ResolveTCPAddr("tcp", a); err == nil {
+			key = addr.String()
+			if key == self {
+				continue
+			}
+		}
+		if !seen[key] {
+			seen[key] = true
+			out = append(out, a)
+		}
+	}
+	return out
+}
+
+// joinLoop tries join with a short backoff until one address answers, the
+// timeout passes or Close.
+func (s *ClusterStore) joinLoop(join []string, timeout time.Duration) {
+	start := time.Now()
+	deadline := start.Add(timeout)
+	backoff := MinJoinBackoff
+	for attempt := 1; ; attempt++ {
+		n, err := s.ml.Join(join)
+		if n > 0 && s.ml.NumMembers() > 1 { // not only itself, listed in join
+			s.joined.Store(true)
+			s.joinEnded.Store(true)
+			s.log.Info("joined the register cluster", "contacted", n, "attempts", attempt, "after", time.Since(start).Round(time.Millisecond), "members", s.Members())
+			return
+		}
+		wait := min(backoff, time.Until(deadline))
+		if wait <= 0 {
+			s.joinEnded.Store(true)
+			s.log.Warn("joined no register, starting alone", "join", join, "attempts", attempt, "err", err)
+			return
+		}
+		s.log.Debug("join: no register reached yet", "join", join, "retry_in", wait, "err", err)
+		t := time.NewTimer(wait)
+		select {
+		case <-s.stop:
+			t.Stop()
+			return
+		case <-t.C:
+		}
+		backoff = min(2*backoff, MaxJoinBackoff)
+	}
+}
+
+// Joined reports whether this register is part of a cluster: its Join list
+// was empty, or one of its addresses answered (now or at a later rejoin).
+func (s *ClusterStore) Joined() bool { return s.joined.Load() }
+
+// JoinEnded reports whether the fast join attempts are over: joined, or
+// JoinTimeout passed and the register runs alone for now.
+func (s *ClusterStore) JoinEnded() bool { return s.joinEnded.Load() }
+
+// Size returns the number of registers this one counts in its cluster for
+// leader-lease majorities: the larger of 1 + its distinct Join addresses
+// other than its own and the most members it has seen alive at once. It
+// never decreases.
+func (s *ClusterStore) Size() int { return max(s.joinSize, int(s.peak.Load())) }
 
 // rejoinLoop retries, every interval until Close, the join addresses that
 // are not among the members.
@@ -217,6 +315,7 @@ func (s *ClusterStore) rejoinLoop(join []string, every time.Duration) {
 			continue
 		}
 		if n, err := s.ml.Join(missing); n > 0 {
+			s.joined.Store(true)
 			s.log.Info("rejoined registers", "contacted", n, "members", s.Members())
 		} else {
 			s.log.Debug("rejoin: no register reached", "join", missing, "err", err)
@@ -376,13 +475,7 @@ func (s *ClusterStore) removeLocked(id uint64, version int64) wireEntry {
 	if s.leases.remove(id) {
 		s.hub.publish(Change{Kind: ChangeRemoved, Gateway: removedInfo(id)})
 	}
-	now := time.Now()
-	s.tombs[id] = tomb{version: version, until: now.Add(tombstoneTTL)}
-	for n, t := range s.tombs {
-		if now.After(t.until) {
-			delete(s.tombs, n)
-		}
-	}
+	s.tombs[id] = tomb{version: version, until: time.Now().Add(s.tombTTL)}
 	return wireEntry{Node: id, Owner: s.name, Version: version, Deleted: true}
 }
 
@@ -406,7 +499,7 @@ func (s *ClusterStore) applyLocked(e wireEntry, info *pb.GatewayInfo, now time.T
 		if s.leases.remove(e.Node) {
 			s.hub.publish(Change{Kind: ChangeRemoved, Gateway: removedInfo(e.Node)})
 		}
-		s.tombs[e.Node] = tomb{version: e.Version, until: now.Add(tombstoneTTL)}
+		s.tombs[e.Node] = tomb{version: e.Version, until: now.Add(s.tombTTL)}
 		return true
 	}
 	ttl := time.Duration(e.TTLms) * time.Millisecond
@@ -436,7 +529,9 @@ func (s *ClusterStore) expire() {
 	}
 	s.armed = time.Time{}
 	var msgs []wireEntry
-	for _, l := range s.leases.expire(time.Now()) {
+	now := time.Now()
+	s.sweepTombsLocked(now)
+	for _, l := range s.leases.expire(now) {
 		s.hub.publish(Change{Kind: ChangeRemoved, Gateway: removedInfo(l.info.GetNodeId())})
 		if l.owner == s.name {
 			msgs = append(msgs, s.removeLocked(l.info.GetNodeId(), l.version+1))
@@ -449,8 +544,34 @@ func (s *ClusterStore) expire() {
 	}
 }
 
+// sweepTombsLocked forgets the removals older than tombTTL, whichever
+// register made them.
+func (s *ClusterStore) sweepTombsLocked(now time.Time) {
+	for n, t := range s.tombs {
+		if now.After(t.until) {
+			delete(s.tombs, n)
+		}
+	}
+}
+
+// Tombstones returns the number of removals remembered (a metric and tests).
+func (s *ClusterStore) Tombstones() int {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return len(s.tombs)
+}
+
+// rearmLocked sets the timer to the earliest lease expiry or tombstone end.
 func (s *ClusterStore) rearmLocked() {
 	next, ok := s.leases.next()
+	if !ok {
+		next = never
+	}
+	for _, t := range s.tombs {
+		if t.until.Before(next) {
+			next, ok = t.until, true
+		}
+	}
 	if !ok || !next.Before(never) {
 		s.timer.Stop()
 		s.armed = time.Time{}
@@ -577,6 +698,12 @@ func (d *clusterDelegate) NotifyJoin(n *memberlist.Node) {
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	s.alive[n.Name] = true
+	if n.Name != s.name {
+		s.joined.Store(true)
+	}
+	if c := int32(len(s.alive)); c > s.peak.Load() {
+		s.peak.Store(c)
+	}
 }
 
 // NotifyLeave starts the countdown of the leases the departed register held.

@@ -58,6 +58,18 @@ type Config struct {
 	Logger *slog.Logger
 	// ServerOptions are extra gRPC server options, e.g. TLS credentials.
 	ServerOptions []grpc.ServerOption
+	// ClusterSize is the number of registers in the cluster, told to the
+	// workers asking for the leader lease: a worker leads only while more
+	// than half of this many registers grant it the lease. Set it to the
+	// same value on every register when their Join lists do not each name
+	// all the other registers. 0: with a ClusterStore, its Size (1 + its
+	// distinct Join addresses, or the most registers it has seen alive at
+	// once, whichever is larger); else 1.
+	ClusterSize int
+	// MaxLeaderTTL caps the TTL of a leader-lease grant. A register grants
+	// no lease during its first MaxLeaderTTL, since it may have granted one
+	// before a restart it does not remember. Default: DefaultMaxLeaderTTL.
+	MaxLeaderTTL time.Duration
 	// Metrics, if set, is where New registers the register's Prometheus
 	// collector (gatewayworker_register_* metrics, see docs/operations.md).
 	// nil: not exported.
@@ -88,10 +100,17 @@ func (c Config) withDefaults() (Config, error) {
 	if c.ShutdownTimeout == 0 {
 		c.ShutdownTimeout = DefaultShutdownTimeout
 	}
+	if c.MaxLeaderTTL == 0 {
+		c.MaxLeaderTTL = DefaultMaxLeaderTTL
+	}
 	if c.Logger == nil {
 		c.Logger = slog.New(slog.DiscardHandler)
 	}
 	switch {
+	case c.ClusterSize < 0:
+		return c, fmt.Errorf("%w: negative ClusterSize", ErrInvalidConfig)
+	case c.MaxLeaderTTL < MinTTL:
+		return c, fmt.Errorf("%w: MaxLeaderTTL %v below MinTTL", ErrInvalidConfig, c.MaxLeaderTTL)
 	case c.DefaultTTL < MinTTL:
 		return c, fmt.Errorf("%w: DefaultTTL %v below MinTTL", ErrInvalidConfig, c.DefaultTTL)
 	case c.MaxTTL < c.DefaultTTL:

@@ -14,6 +14,16 @@
 // id, from any stream, refreshes it. Expiry is driven by a timer, never by
 // reads.
 //
+// # Leader lease
+//
+// The Lease call grants the leader lease of cluster-wide timers. Each
+// register grants it on its own, from memory (holder, expiry, fencing
+// token), without gossip; a worker leads only while more than half of
+// Config.ClusterSize registers grant it (internal/discovery.Lease). A
+// register grants nothing during its first Config.MaxLeaderTTL, since it
+// may have granted the lease before a restart. docs/concepts.md states the
+// guarantee and its assumptions.
+//
 // # Stores
 //
 // The set of gateways sits behind the small [Store] interface. [MemoryStore]

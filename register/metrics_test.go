@@ -122,8 +122,11 @@ func ExampleConfig_metrics() {
 	}
 	// Output:
 	// gatewayworker_register_calls_rejected_total COUNTER
+	// gatewayworker_register_cluster_size GAUGE
 	// gatewayworker_register_gateways GAUGE
 	// gatewayworker_register_grpc_errors_total COUNTER
+	// gatewayworker_register_leader_lease_grants_total COUNTER
+	// gatewayworker_register_leader_lease_refusals_total COUNTER
 	// gatewayworker_register_members GAUGE
 	// gatewayworker_register_ready GAUGE
 }

@@ -35,6 +35,8 @@ type Register struct {
 	owners    map[uint64]uint64 // node id -> token of the stream that announced it last here
 	lastToken uint64
 
+	leaders *leaderLeases // leader-lease grants (leader.go)
+
 	metrics registerMetrics // Prometheus counters (metrics.go)
 }
 
@@ -50,6 +52,7 @@ func New(cfg Config) (*Register, error) {
 		log:      cfg.Logger.With("register", cfg.Name),
 		stopping: make(chan struct{}),
 		owners:   make(map[uint64]uint64),
+		leaders:  newLeaderLeases(cfg.MaxLeaderTTL, time.Now()),
 	}
 	if err := r.initMetrics(); err != nil {
 		return nil, err

@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"log/slog"
 	"net"
+	"time"
 
 	"github.com/gatewayworker/gatewayworker/internal/cli"
 	"github.com/gatewayworker/gatewayworker/internal/metrics"
@@ -14,22 +15,28 @@ import (
 )
 
 type registerOptions struct {
-	listen string
-	gossip string
-	join   []string
-	name   string
-	secret string
-	admin  string
-	tls    internalTLS
-	log    cli.Logging
+	listen       string
+	gossip       string
+	join         []string
+	joinTimeout  time.Duration
+	clusterSize  int
+	maxLeaderTTL time.Duration
+	name         string
+	secret       string
+	admin        string
+	tls          internalTLS
+	log          cli.Logging
 }
 
 func runRegister(ctx context.Context, e env, args []string) error {
 	var o registerOptions
 	s := cli.New("register", "Run a register: gateways announce themselves to it; workers and push clients watch it.", e.stderr, e.getenv)
 	s.String(&o.listen, "listen", "127.0.0.1:1236", "gRPC address of the register")
-	s.String(&o.gossip, "gossip", register.DefaultBindAddr, "gossip address (TCP and UDP) shared with the other registers (empty: no cluster, this register alone)")
-	s.List(&o.join, "join", nil, "comma-separated gossip addresses of registers already running (empty: start a new cluster)")
+	s.String(&o.gossip, "gossip", register.DefaultBindAddr, "gossip address (TCP and UDP) shared with the other registers; set to \"\" for no gossip at all (this register alone). When the default address is taken and --join is empty, the register runs alone")
+	s.List(&o.join, "join", nil, "comma-separated gossip addresses of the other registers, retried every 100 ms doubling to 1 s until one answers or --join-timeout passes (empty: start a new cluster that others join)")
+	s.Duration(&o.joinTimeout, "join-timeout", register.DefaultJoinTimeout, "how long --join is retried with the short backoff before this register runs alone (then every 10 s); /readyz fails until it has joined")
+	s.Int(&o.clusterSize, "cluster-size", 0, "number of registers in the cluster, for the leader lease majority: set the same value on every register (0: 1 + the --join addresses, or the most registers seen at once, whichever is larger)")
+	s.Duration(&o.maxLeaderTTL, "max-leader-ttl", register.DefaultMaxLeaderTTL, "cap of the leader lease TTL granted to workers; the register grants no leader lease during this long after it starts")
 	s.String(&o.name, "name", "", "register name in logs and in the cluster, unique per register (default: host name)")
 	s.String(&o.secret, "secret", "", "cluster secret required on every internal call and encrypting gossip (empty: none; loopback only)")
 	s.String(&o.admin, "admin", "", "address for /metrics, /healthz, /readyz and pprof (empty: off)")
@@ -53,20 +60,32 @@ func runRegister(ctx context.Context, e env, args []string) error {
 	if err != nil {
 		return fmt.Errorf("register: --listen: %w", err)
 	}
-	cfg := register.Config{Name: o.name, Secret: o.secret, Logger: log, ServerOptions: tl.ServerOptions()}
+	if o.clusterSize < 0 || o.joinTimeout < 0 || o.maxLeaderTTL < register.MinTTL {
+		lis.Close()
+		return usageError{errors.New("register: --cluster-size and --join-timeout must not be negative, --max-leader-ttl at least 100ms")}
+	}
+	cfg := register.Config{
+		Name:          o.name,
+		Secret:        o.secret,
+		Logger:        log,
+		ServerOptions: tl.ServerOptions(),
+		ClusterSize:   o.clusterSize,
+		MaxLeaderTTL:  o.maxLeaderTTL,
+	}
 	if o.gossip != "" {
 		store, err := register.NewClusterStore(register.ClusterConfig{
-			Name:      o.name, // empty: host name and gossip address
-			BindAddr:  o.gossip,
-			Join:      o.join,
-			SecretKey: gossipKey(o.secret),
-			Logger:    log,
+			Name:        o.name, // empty: host name and gossip address
+			BindAddr:    o.gossip,
+			Join:        o.join,
+			JoinTimeout: o.joinTimeout,
+			SecretKey:   gossipKey(o.secret),
+			Logger:      log,
 		})
 		switch {
 		case err == nil:
 			defer store.Close() // after Serve: leave the cluster
 			cfg.Store = store
-			log.Info("register gossiping", "gossip", store.Addr(), "members", store.Members())
+			log.Info("register gossiping", "gossip", store.Addr(), "join", o.join)
 		case o.gossip == register.DefaultBindAddr && len(o.join) == 0:
 			// Nothing asked for a cluster: a busy default port (another
 			// register on this host) leaves this one alone, not down.

@@ -61,11 +61,11 @@ func TestRegisterCluster(t *testing.T) {
 	r1 := runRegisterCmd(t, secret, "--listen", "127.0.0.1:0", "--gossip", "127.0.0.1:0", "--name", "r1")
 	gossip := waitLog(t, r1, regexp.MustCompile(`msg="register gossiping" gossip=(127\.0\.0\.1:\d+)`))[1]
 	r2 := runRegisterCmd(t, secret, "--listen", "127.0.0.1:0", "--gossip", "127.0.0.1:0", "--join", gossip, "--name", "r2")
-	m := waitLog(t, r2, regexp.MustCompile(`msg="register gossiping" gossip=\S+ members="\[([^\]]*)\]"`))[1]
+	m := waitLog(t, r2, regexp.MustCompile(`msg="joined the register cluster" .* members="\[([^\]]*)\]"`))[1]
 	if m != "r1 r2" {
 		t.Fatalf("r2 members %q, want r1 and r2", m)
 	}
-	bad := runRegisterCmd(t, map[string]string{"GW_SECRET": "other"}, "--listen", "127.0.0.1:0", "--gossip", "127.0.0.1:0", "--join", gossip, "--name", "bad")
+	bad := runRegisterCmd(t, map[string]string{"GW_SECRET": "other"}, "--listen", "127.0.0.1:0", "--gossip", "127.0.0.1:0", "--join", gossip, "--join-timeout", "500ms", "--name", "bad")
 	waitLog(t, bad, regexp.MustCompile(`joined no register, starting alone`))
 	waitLog(t, r1, regexp.MustCompile(`level=WARN msg="gossip: `)) // the refusal, on r1's side
 }

@@ -39,23 +39,7 @@ const (
 // ErrNotReady when the first connection attempt fails, or with ctx's error
 // when ctx is done first; the caller bounds it with a deadline on ctx.
 func Dial(ctx context.Context, addr, secret string, extra ...grpc.DialOption) (*grpc.ClientConn, error) {
-	opts := []grpc.DialOption{
-		grpc.WithTransportCredentials(insecure.NewCredentials()),
-		grpc.WithKeepaliveParams(keepalive.ClientParameters{
-			Time:                ClientKeepaliveTime,
-			Timeout:             ClientKeepaliveTimeout,
-			PermitWithoutStream: true,
-		}),
-		grpc.WithDefaultCallOptions(
-			grpc.MaxCallRecvMsgSize(MaxMessageSize),
-			grpc.MaxCallSendMsgSize(MaxMessageSize),
-		),
-	}
-	if secret != "" {
-		opts = append(opts, auth.Credentials(secret))
-	}
-	opts = append(opts, extra...)
-	conn, err := grpc.NewClient(addr, opts...)
+	conn, err := grpc.NewClient(addr, dialOptions(secret, extra)...)
 	if err != nil {
 		return nil, fmt.Errorf("discovery: dial %s: %w", addr, err)
 	}
@@ -74,4 +58,25 @@ func Dial(ctx context.Context, addr, secret string, extra ...grpc.DialOption) (*
 			return nil, fmt.Errorf("dial %s: %w", addr, ctx.Err())
 		}
 	}
+}
+
+// dialOptions are the options of every internal link: plaintext unless
+// extra sets transport credentials, keepalive, message limits, secret.
+func dialOptions(secret string, extra []grpc.DialOption) []grpc.DialOption {
+	opts := []grpc.DialOption{
+		grpc.WithTransportCredentials(insecure.NewCredentials()),
+		grpc.WithKeepaliveParams(keepalive.ClientParameters{
+			Time:                ClientKeepaliveTime,
+			Timeout:             ClientKeepaliveTimeout,
+			PermitWithoutStream: true,
+		}),
+		grpc.WithDefaultCallOptions(
+			grpc.MaxCallRecvMsgSize(MaxMessageSize),
+			grpc.MaxCallSendMsgSize(MaxMessageSize),
+		),
+	}
+	if secret != "" {
+		opts = append(opts, auth.Credentials(secret))
+	}
+	return append(opts, extra...)
 }

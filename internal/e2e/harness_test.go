@@ -105,7 +105,7 @@ type wk struct {
 func newCluster(t *testing.T) *cluster {
 	t.Helper()
 	c := &cluster{t: t, secret: "e2e-secret"}
-	reg, err := register.New(register.Config{Name: "r1", Secret: c.secret, Logger: testLogger(t)})
+	reg, err := register.New(register.Config{Name: "r1", Secret: c.secret, Logger: testLogger(t), MaxLeaderTTL: time.Second}) // leader lease after 1 s
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -323,7 +323,10 @@ func (l *Linker) Workers() []string {
 	return slices.Compact(all)
 }
 
-// IsLeader reports whether this linker has the lowest id in Workers.
+// IsLeader reports whether this linker has the lowest id in Workers. It is
+// not a lease: two linkers may both see themselves lowest while gateways
+// update. Workers lead by the registers' leader lease (discovery.Lease);
+// this is their fallback only without registers (a test Source).
 func (l *Linker) IsLeader() bool {
 	w := l.Workers()
 	return len(w) > 0 && w[0] == l.id

@@ -9,6 +9,7 @@ import (
 	"os/exec"
 	"path/filepath"
 	"runtime"
+	"slices"
 	"strings"
 	"sync"
 	"syscall"
@@ -83,8 +84,13 @@ func newCluster(t *testing.T, secret string) *cluster {
 // start runs bin with args on h.
 func (c *cluster) start(h *netns.Host, name, bin string, args ...string) *proc {
 	c.t.Helper()
-	cmd := h.Command(context.Background(), bin, args...)
-	cmd.Env = c.env
+	return c.run(name, h.Command(context.Background(), bin, args...))
+}
+
+// run starts cmd with the cluster's environment plus cmd.Env.
+func (c *cluster) run(name string, cmd *exec.Cmd) *proc {
+	c.t.Helper()
+	cmd.Env = append(slices.Clone(c.env), cmd.Env...)
 	r, w, err := os.Pipe()
 	if err != nil {
 		c.t.Fatal(err)

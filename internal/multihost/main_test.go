@@ -10,8 +10,11 @@ import (
 )
 
 func TestMain(m *testing.M) {
-	if os.Getenv(driverEnv) == driverMode {
+	switch os.Getenv(driverEnv) {
+	case driverMode:
 		os.Exit(runDriver(os.Stdin, os.Stdout))
+	case leaderWorkerMode:
+		os.Exit(runLeaderWorker(os.Stdout, os.Stderr))
 	}
 	goleak.VerifyTestMain(m)
 }

@@ -77,7 +77,191 @@ func (x WatchResponse_Kind) Number() protoreflect.EnumNumber {
 
 // Deprecated: Use WatchResponse_Kind.Descriptor instead.
 func (WatchResponse_Kind) EnumDescriptor() ([]byte, []int) {
-	return file_gatewayworker_v1_register_proto_rawDescGZIP(), []int{4, 0}
+	return file_gatewayworker_v1_register_proto_rawDescGZIP(), []int{6, 0}
+}
+
+type LeaseRequest struct {
+	state protoimpl.MessageState `protogen:"open.v1"`
+	// Lease name (1 to 128 bytes).
+	Name string `protobuf:"bytes,1,opt,name=name,proto3" json:"name,omitempty"`
+	// Holder asking for it: the worker id (1 to 128 bytes).
+	Holder string `protobuf:"bytes,2,opt,name=holder,proto3" json:"holder,omitempty"`
+	// TTL asked for, in milliseconds (0: the register's maximum; capped to it).
+	TtlMs uint32 `protobuf:"varint,3,opt,name=ttl_ms,json=ttlMs,proto3" json:"ttl_ms,omitempty"`
+	// Highest token the holder knows. A register that grants raises its token
+	// to at least this; one that changes holder goes above it.
+	Token uint64 `protobuf:"varint,4,opt,name=token,proto3" json:"token,omitempty"`
+	// Give the grant up (only if holder holds it here).
+	Release       bool `protobuf:"varint,5,opt,name=release,proto3" json:"release,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *LeaseRequest) Reset() {
+	*x = LeaseRequest{}
+	mi := &file_gatewayworker_v1_register_proto_msgTypes[0]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *LeaseRequest) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*LeaseRequest) ProtoMessage() {}
+
+func (x *LeaseRequest) ProtoReflect() protoreflect.Message {
+	mi := &file_gatewayworker_v1_register_proto_msgTypes[0]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use LeaseRequest.ProtoReflect.Descriptor instead.
+func (*LeaseRequest) Descriptor() ([]byte, []int) {
+	return file_gatewayworker_v1_register_proto_rawDescGZIP(), []int{0}
+}
+
+func (x *LeaseRequest) GetName() string {
+	if x != nil {
+		return x.Name
+	}
+	return ""
+}
+
+func (x *LeaseRequest) GetHolder() string {
+	if x != nil {
+		return x.Holder
+	}
+	return ""
+}
+
+func (x *LeaseRequest) GetTtlMs() uint32 {
+	if x != nil {
+		return x.TtlMs
+	}
+	return 0
+}
+
+func (x *LeaseRequest) GetToken() uint64 {
+	if x != nil {
+		return x.Token
+	}
+	return 0
+}
+
+func (x *LeaseRequest) GetRelease() bool {
+	if x != nil {
+		return x.Release
+	}
+	return false
+}
+
+type LeaseResponse struct {
+	state protoimpl.MessageState `protogen:"open.v1"`
+	// This register grants the lease to the holder for ttl_ms from when it
+	// received the request.
+	Granted bool `protobuf:"varint,1,opt,name=granted,proto3" json:"granted,omitempty"`
+	// Current holder here ("" if none); the asking holder when granted.
+	Holder string `protobuf:"bytes,2,opt,name=holder,proto3" json:"holder,omitempty"`
+	// This register's fencing token of the lease: raised on every change of
+	// holder, never lowered.
+	Token uint64 `protobuf:"varint,3,opt,name=token,proto3" json:"token,omitempty"`
+	// TTL granted, in milliseconds.
+	TtlMs uint32 `protobuf:"varint,4,opt,name=ttl_ms,json=ttlMs,proto3" json:"ttl_ms,omitempty"`
+	// Name of the answering register.
+	Register string `protobuf:"bytes,5,opt,name=register,proto3" json:"register,omitempty"`
+	// Random id of this register process, so that one register reached under
+	// two addresses counts once.
+	Instance uint64 `protobuf:"fixed64,6,opt,name=instance,proto3" json:"instance,omitempty"`
+	// Number of registers in the cluster, for the majority.
+	ClusterSize   uint32 `protobuf:"varint,7,opt,name=cluster_size,json=clusterSize,proto3" json:"cluster_size,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *LeaseResponse) Reset() {
+	*x = LeaseResponse{}
+	mi := &file_gatewayworker_v1_register_proto_msgTypes[1]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *LeaseResponse) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*LeaseResponse) ProtoMessage() {}
+
+func (x *LeaseResponse) ProtoReflect() protoreflect.Message {
+	mi := &file_gatewayworker_v1_register_proto_msgTypes[1]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use LeaseResponse.ProtoReflect.Descriptor instead.
+func (*LeaseResponse) Descriptor() ([]byte, []int) {
+	return file_gatewayworker_v1_register_proto_rawDescGZIP(), []int{1}
+}
+
+func (x *LeaseResponse) GetGranted() bool {
+	if x != nil {
+		return x.Granted
+	}
+	return false
+}
+
+func (x *LeaseResponse) GetHolder() string {
+	if x != nil {
+		return x.Holder
+	}
+	return ""
+}
+
+func (x *LeaseResponse) GetToken() uint64 {
+	if x != nil {
+		return x.Token
+	}
+	return 0
+}
+
+func (x *LeaseResponse) GetTtlMs() uint32 {
+	if x != nil {
+		return x.TtlMs
+	}
+	return 0
+}
+
+func (x *LeaseResponse) GetRegister() string {
+	if x != nil {
+		return x.Register
+	}
+	return ""
+}
+
+func (x *LeaseResponse) GetInstance() uint64 {
+	if x != nil {
+		return x.Instance
+	}
+	return 0
+}
+
+func (x *LeaseResponse) GetClusterSize() uint32 {
+	if x != nil {
+		return x.ClusterSize
+	}
+	return 0
 }
 
 // GatewayInfo describes one running gateway process.
@@ -100,7 +284,7 @@ type GatewayInfo struct {
 
 func (x *GatewayInfo) Reset() {
 	*x = GatewayInfo{}
-	mi := &file_gatewayworker_v1_register_proto_msgTypes[0]
+	mi := &file_gatewayworker_v1_register_proto_msgTypes[2]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -112,7 +296,7 @@ func (x *GatewayInfo) String() string {
 func (*GatewayInfo) ProtoMessage() {}
 
 func (x *GatewayInfo) ProtoReflect() protoreflect.Message {
-	mi := &file_gatewayworker_v1_register_proto_msgTypes[0]
+	mi := &file_gatewayworker_v1_register_proto_msgTypes[2]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -125,7 +309,7 @@ func (x *GatewayInfo) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use GatewayInfo.ProtoReflect.Descriptor instead.
 func (*GatewayInfo) Descriptor() ([]byte, []int) {
-	return file_gatewayworker_v1_register_proto_rawDescGZIP(), []int{0}
+	return file_gatewayworker_v1_register_proto_rawDescGZIP(), []int{2}
 }
 
 func (x *GatewayInfo) GetNodeId() uint64 {
@@ -177,7 +361,7 @@ type AnnounceRequest struct {
 
 func (x *AnnounceRequest) Reset() {
 	*x = AnnounceRequest{}
-	mi := &file_gatewayworker_v1_register_proto_msgTypes[1]
+	mi := &file_gatewayworker_v1_register_proto_msgTypes[3]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -189,7 +373,7 @@ func (x *AnnounceRequest) String() string {
 func (*AnnounceRequest) ProtoMessage() {}
 
 func (x *AnnounceRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_gatewayworker_v1_register_proto_msgTypes[1]
+	mi := &file_gatewayworker_v1_register_proto_msgTypes[3]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -202,7 +386,7 @@ func (x *AnnounceRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use AnnounceRequest.ProtoReflect.Descriptor instead.
 func (*AnnounceRequest) Descriptor() ([]byte, []int) {
-	return file_gatewayworker_v1_register_proto_rawDescGZIP(), []int{1}
+	return file_gatewayworker_v1_register_proto_rawDescGZIP(), []int{3}
 }
 
 func (x *AnnounceRequest) GetGateway() *GatewayInfo {
@@ -238,7 +422,7 @@ type AnnounceResponse struct {
 
 func (x *AnnounceResponse) Reset() {
 	*x = AnnounceResponse{}
-	mi := &file_gatewayworker_v1_register_proto_msgTypes[2]
+	mi := &file_gatewayworker_v1_register_proto_msgTypes[4]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -250,7 +434,7 @@ func (x *AnnounceResponse) String() string {
 func (*AnnounceResponse) ProtoMessage() {}
 
 func (x *AnnounceResponse) ProtoReflect() protoreflect.Message {
-	mi := &file_gatewayworker_v1_register_proto_msgTypes[2]
+	mi := &file_gatewayworker_v1_register_proto_msgTypes[4]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -263,7 +447,7 @@ func (x *AnnounceResponse) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use AnnounceResponse.ProtoReflect.Descriptor instead.
 func (*AnnounceResponse) Descriptor() ([]byte, []int) {
-	return file_gatewayworker_v1_register_proto_rawDescGZIP(), []int{2}
+	return file_gatewayworker_v1_register_proto_rawDescGZIP(), []int{4}
 }
 
 func (x *AnnounceResponse) GetKeepaliveIntervalMs() uint32 {
@@ -288,7 +472,7 @@ type WatchRequest struct {
 
 func (x *WatchRequest) Reset() {
 	*x = WatchRequest{}
-	mi := &file_gatewayworker_v1_register_proto_msgTypes[3]
+	mi := &file_gatewayworker_v1_register_proto_msgTypes[5]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -300,7 +484,7 @@ func (x *WatchRequest) String() string {
 func (*WatchRequest) ProtoMessage() {}
 
 func (x *WatchRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_gatewayworker_v1_register_proto_msgTypes[3]
+	mi := &file_gatewayworker_v1_register_proto_msgTypes[5]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -313,7 +497,7 @@ func (x *WatchRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use WatchRequest.ProtoReflect.Descriptor instead.
 func (*WatchRequest) Descriptor() ([]byte, []int) {
-	return file_gatewayworker_v1_register_proto_rawDescGZIP(), []int{3}
+	return file_gatewayworker_v1_register_proto_rawDescGZIP(), []int{5}
 }
 
 type WatchResponse struct {
@@ -326,7 +510,7 @@ type WatchResponse struct {
 
 func (x *WatchResponse) Reset() {
 	*x = WatchResponse{}
-	mi := &file_gatewayworker_v1_register_proto_msgTypes[4]
+	mi := &file_gatewayworker_v1_register_proto_msgTypes[6]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -338,7 +522,7 @@ func (x *WatchResponse) String() string {
 func (*WatchResponse) ProtoMessage() {}
 
 func (x *WatchResponse) ProtoReflect() protoreflect.Message {
-	mi := &file_gatewayworker_v1_register_proto_msgTypes[4]
+	mi := &file_gatewayworker_v1_register_proto_msgTypes[6]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -351,7 +535,7 @@ func (x *WatchResponse) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use WatchResponse.ProtoReflect.Descriptor instead.
 func (*WatchResponse) Descriptor() ([]byte, []int) {
-	return file_gatewayworker_v1_register_proto_rawDescGZIP(), []int{4}
+	return file_gatewayworker_v1_register_proto_rawDescGZIP(), []int{6}
 }
 
 func (x *WatchResponse) GetKind() WatchResponse_Kind {
@@ -372,7 +556,21 @@ var File_gatewayworker_v1_register_proto protoreflect.FileDescriptor
 
 const file_gatewayworker_v1_register_proto_rawDesc = "" +
 	"\n" +
-	"\x1fgatewayworker/v1/register.proto\x12\x10gatewayworker.v1\"\x9e\x01\n" +
+	"\x1fgatewayworker/v1/register.proto\x12\x10gatewayworker.v1\"\x81\x01\n" +
+	"\fLeaseRequest\x12\x12\n" +
+	"\x04name\x18\x01 \x01(\tR\x04name\x12\x16\n" +
+	"\x06holder\x18\x02 \x01(\tR\x06holder\x12\x15\n" +
+	"\x06ttl_ms\x18\x03 \x01(\rR\x05ttlMs\x12\x14\n" +
+	"\x05token\x18\x04 \x01(\x04R\x05token\x12\x18\n" +
+	"\arelease\x18\x05 \x01(\bR\arelease\"\xc9\x01\n" +
+	"\rLeaseResponse\x12\x18\n" +
+	"\agranted\x18\x01 \x01(\bR\agranted\x12\x16\n" +
+	"\x06holder\x18\x02 \x01(\tR\x06holder\x12\x14\n" +
+	"\x05token\x18\x03 \x01(\x04R\x05token\x12\x15\n" +
+	"\x06ttl_ms\x18\x04 \x01(\rR\x05ttlMs\x12\x1a\n" +
+	"\bregister\x18\x05 \x01(\tR\bregister\x12\x1a\n" +
+	"\binstance\x18\x06 \x01(\x06R\binstance\x12!\n" +
+	"\fcluster_size\x18\a \x01(\rR\vclusterSize\"\x9e\x01\n" +
 	"\vGatewayInfo\x12\x17\n" +
 	"\anode_id\x18\x01 \x01(\x06R\x06nodeId\x12\x19\n" +
 	"\blan_addr\x18\x02 \x01(\tR\alanAddr\x12\x1f\n" +
@@ -396,10 +594,11 @@ const file_gatewayworker_v1_register_proto_rawDesc = "" +
 	"\rKIND_SNAPSHOT\x10\x01\x12\x0e\n" +
 	"\n" +
 	"KIND_ADDED\x10\x02\x12\x10\n" +
-	"\fKIND_REMOVED\x10\x032\xad\x01\n" +
+	"\fKIND_REMOVED\x10\x032\xf7\x01\n" +
 	"\bRegister\x12U\n" +
 	"\bAnnounce\x12!.gatewayworker.v1.AnnounceRequest\x1a\".gatewayworker.v1.AnnounceResponse(\x010\x01\x12J\n" +
-	"\x05Watch\x12\x1e.gatewayworker.v1.WatchRequest\x1a\x1f.gatewayworker.v1.WatchResponse0\x01BOZMgithub.com/gatewayworker/gatewayworker/proto/gatewayworker/v1;gatewayworkerv1b\x06proto3"
+	"\x05Watch\x12\x1e.gatewayworker.v1.WatchRequest\x1a\x1f.gatewayworker.v1.WatchResponse0\x01\x12H\n" +
+	"\x05Lease\x12\x1e.gatewayworker.v1.LeaseRequest\x1a\x1f.gatewayworker.v1.LeaseResponseBOZMgithub.com/gatewayworker/gatewayworker/proto/gatewayworker/v1;gatewayworkerv1b\x06proto3"
 
 var (
 	file_gatewayworker_v1_register_proto_rawDescOnce sync.Once
@@ -414,25 +613,29 @@ func file_gatewayworker_v1_register_proto_rawDescGZIP() []byte {
 }
 
 var file_gatewayworker_v1_register_proto_enumTypes = make([]protoimpl.EnumInfo, 1)
-var file_gatewayworker_v1_register_proto_msgTypes = make([]protoimpl.MessageInfo, 5)
+var file_gatewayworker_v1_register_proto_msgTypes = make([]protoimpl.MessageInfo, 7)
 var file_gatewayworker_v1_register_proto_goTypes = []any{
 	(WatchResponse_Kind)(0),  // 0: gatewayworker.v1.WatchResponse.Kind
-	(*GatewayInfo)(nil),      // 1: gatewayworker.v1.GatewayInfo
-	(*AnnounceRequest)(nil),  // 2: gatewayworker.v1.AnnounceRequest
-	(*AnnounceResponse)(nil), // 3: gatewayworker.v1.AnnounceResponse
-	(*WatchRequest)(nil),     // 4: gatewayworker.v1.WatchRequest
-	(*WatchResponse)(nil),    // 5: gatewayworker.v1.WatchResponse
+	(*LeaseRequest)(nil),     // 1: gatewayworker.v1.LeaseRequest
+	(*LeaseResponse)(nil),    // 2: gatewayworker.v1.LeaseResponse
+	(*GatewayInfo)(nil),      // 3: gatewayworker.v1.GatewayInfo
+	(*AnnounceRequest)(nil),  // 4: gatewayworker.v1.AnnounceRequest
+	(*AnnounceResponse)(nil), // 5: gatewayworker.v1.AnnounceResponse
+	(*WatchRequest)(nil),     // 6: gatewayworker.v1.WatchRequest
+	(*WatchResponse)(nil),    // 7: gatewayworker.v1.WatchResponse
 }
 var file_gatewayworker_v1_register_proto_depIdxs = []int32{
-	1, // 0: gatewayworker.v1.AnnounceRequest.gateway:type_name -> gatewayworker.v1.GatewayInfo
+	3, // 0: gatewayworker.v1.AnnounceRequest.gateway:type_name -> gatewayworker.v1.GatewayInfo
 	0, // 1: gatewayworker.v1.WatchResponse.kind:type_name -> gatewayworker.v1.WatchResponse.Kind
-	1, // 2: gatewayworker.v1.WatchResponse.gateways:type_name -> gatewayworker.v1.GatewayInfo
-	2, // 3: gatewayworker.v1.Register.Announce:input_type -> gatewayworker.v1.AnnounceRequest
-	4, // 4: gatewayworker.v1.Register.Watch:input_type -> gatewayworker.v1.WatchRequest
-	3, // 5: gatewayworker.v1.Register.Announce:output_type -> gatewayworker.v1.AnnounceResponse
-	5, // 6: gatewayworker.v1.Register.Watch:output_type -> gatewayworker.v1.WatchResponse
-	5, // [5:7] is the sub-list for method output_type
-	3, // [3:5] is the sub-list for method input_type
+	3, // 2: gatewayworker.v1.WatchResponse.gateways:type_name -> gatewayworker.v1.GatewayInfo
+	4, // 3: gatewayworker.v1.Register.Announce:input_type -> gatewayworker.v1.AnnounceRequest
+	6, // 4: gatewayworker.v1.Register.Watch:input_type -> gatewayworker.v1.WatchRequest
+	1, // 5: gatewayworker.v1.Register.Lease:input_type -> gatewayworker.v1.LeaseRequest
+	5, // 6: gatewayworker.v1.Register.Announce:output_type -> gatewayworker.v1.AnnounceResponse
+	7, // 7: gatewayworker.v1.Register.Watch:output_type -> gatewayworker.v1.WatchResponse
+	2, // 8: gatewayworker.v1.Register.Lease:output_type -> gatewayworker.v1.LeaseResponse
+	6, // [6:9] is the sub-list for method output_type
+	3, // [3:6] is the sub-list for method input_type
 	3, // [3:3] is the sub-list for extension type_name
 	3, // [3:3] is the sub-list for extension extendee
 	0, // [0:3] is the sub-list for field type_name
@@ -449,7 +652,7 @@ func file_gatewayworker_v1_register_proto_init() {
 			GoPackagePath: reflect.TypeOf(x{}).PkgPath(),
 			RawDescriptor: unsafe.Slice(unsafe.StringData(file_gatewayworker_v1_register_proto_rawDesc), len(file_gatewayworker_v1_register_proto_rawDesc)),
 			NumEnums:      1,
-			NumMessages:   5,
+			NumMessages:   7,
 			NumExtensions: 0,
 			NumServices:   1,
 		},

@@ -25,6 +25,7 @@ const _ = grpc.SupportPackageIsVersion9
 const (
 	Register_Announce_FullMethodName = "/gatewayworker.v1.Register/Announce"
 	Register_Watch_FullMethodName    = "/gatewayworker.v1.Register/Watch"
+	Register_Lease_FullMethodName    = "/gatewayworker.v1.Register/Lease"
 )
 
 // RegisterClient is the client API for Register service.
@@ -45,6 +46,12 @@ type RegisterClient interface {
 	// Watch streams the set of live gateways: first one SNAPSHOT with every
 	// live gateway, then one ADDED or REMOVED per change.
 	Watch(ctx context.Context, in *WatchRequest, opts ...grpc.CallOption) (grpc.ServerStreamingClient[WatchResponse], error)
+	// Lease asks this register for its grant of a named lease (the leader
+	// lease of cluster-wide timers), renews it or releases it. Each register
+	// grants on its own, from its own memory, and nothing of it is gossiped:
+	// a worker holds the lease only while a majority of cluster_size
+	// registers grant it (see docs/concepts.md, "Leader lease").
+	Lease(ctx context.Context, in *LeaseRequest, opts ...grpc.CallOption) (*LeaseResponse, error)
 }
 
 type registerClient struct {
@@ -87,6 +94,16 @@ func (c *registerClient) Watch(ctx context.Context, in *WatchRequest, opts ...gr
 // This type alias is provided for backwards compatibility with existing code that references the prior non-generic stream type by name.
 type Register_WatchClient = grpc.ServerStreamingClient[WatchResponse]
 
+func (c *registerClient) Lease(ctx context.Context, in *LeaseRequest, opts ...grpc.CallOption) (*LeaseResponse, error) {
+	cOpts := append([]grpc.CallOption{grpc.StaticMethod()}, opts...)
+	out := new(LeaseResponse)
+	err := c.cc.Invoke(ctx, Register_Lease_FullMethodName, in, out, cOpts...)
+	if err != nil {
+		return nil, err
+	}
+	return out, nil
+}
+
 // RegisterServer is the server API for Register service.
 // All implementations must embed UnimplementedRegisterServer
 // for forward compatibility.
@@ -105,6 +122,12 @@ type RegisterServer interface {
 	// Watch streams the set of live gateways: first one SNAPSHOT with every
 	// live gateway, then one ADDED or REMOVED per change.
 	Watch(*WatchRequest, grpc.ServerStreamingServer[WatchResponse]) error
+	// Lease asks this register for its grant of a named lease (the leader
+	// lease of cluster-wide timers), renews it or releases it. Each register
+	// grants on its own, from its own memory, and nothing of it is gossiped:
+	// a worker holds the lease only while a majority of cluster_size
+	// registers grant it (see docs/concepts.md, "Leader lease").
+	Lease(context.Context, *LeaseRequest) (*LeaseResponse, error)
 	mustEmbedUnimplementedRegisterServer()
 }
 
@@ -120,6 +143,9 @@ func (UnimplementedRegisterServer) Announce(grpc.BidiStreamingServer[AnnounceReq
 }
 func (UnimplementedRegisterServer) Watch(*WatchRequest, grpc.ServerStreamingServer[WatchResponse]) error {
 	return status.Errorf(codes.Unimplemented, "method Watch not implemented")
+}
+func (UnimplementedRegisterServer) Lease(context.Context, *LeaseRequest) (*LeaseResponse, error) {
+	return nil, status.Errorf(codes.Unimplemented, "method Lease not implemented")
 }
 func (UnimplementedRegisterServer) mustEmbedUnimplementedRegisterServer() {}
 func (UnimplementedRegisterServer) testEmbeddedByValue()                  {}
@@ -160,13 +186,36 @@ func _Register_Watch_Handler(srv interface{}, stream grpc.ServerStream) error {
 // This type alias is provided for backwards compatibility with existing code that references the prior non-generic stream type by name.
 type Register_WatchServer = grpc.ServerStreamingServer[WatchResponse]
 
+func _Register_Lease_Handler(srv interface{}, ctx context.Context, dec func(interface{}) error, interceptor grpc.UnaryServerInterceptor) (interface{}, error) {
+	in := new(LeaseRequest)
+	if err := dec(in); err != nil {
+		return nil, err
+	}
+	if interceptor == nil {
+		return srv.(RegisterServer).Lease(ctx, in)
+	}
+	info := &grpc.UnaryServerInfo{
+		Server:     srv,
+		FullMethod: Register_Lease_FullMethodName,
+	}
+	handler := func(ctx context.Context, req interface{}) (interface{}, error) {
+		return srv.(RegisterServer).Lease(ctx, req.(*LeaseRequest))
+	}
+	return interceptor(ctx, in, info, handler)
+}
+
 // Register_ServiceDesc is the grpc.ServiceDesc for Register service.
 // It's only intended for direct use with grpc.RegisterService,
 // and not to be introspected or modified (even as a copy)
 var Register_ServiceDesc = grpc.ServiceDesc{
 	ServiceName: "gatewayworker.v1.Register",
 	HandlerType: (*RegisterServer)(nil),
-	Methods:     []grpc.MethodDesc{},
+	Methods: []grpc.MethodDesc{
+		{
+			MethodName: "Lease",
+			Handler:    _Register_Lease_Handler,
+		},
+	},
 	Streams: []grpc.StreamDesc{
 		{
 			StreamName:    "Announce",
