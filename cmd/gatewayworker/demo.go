@@ -52,7 +52,10 @@ func runDemo(ctx context.Context, e env, args []string) error {
 	if err != nil {
 		return err
 	}
-	reg, err := register.New(register.Config{Name: "demo", Secret: o.secret, Logger: log.With("role", "register"), Metrics: registry})
+	// The demo's register lives and dies with its worker: no restart to
+	// guard the leader lease against, so the first tick need not wait the
+	// default 10 s of a register's start (--max-leader-ttl).
+	reg, err := register.New(register.Config{Name: "demo", Secret: o.secret, Logger: log.With("role", "register"), Metrics: registry, MaxLeaderTTL: demoLeaderTTL})
 	if err != nil {
 		return usageError{err}
 	}
@@ -145,3 +148,7 @@ func closeAll(ls []net.Listener) {
 		l.Close()
 	}
 }
+
+// demoLeaderTTL is the demo register's MaxLeaderTTL: the timed broadcast
+// starts about a second after the demo does.
+const demoLeaderTTL = time.Second

@@ -109,7 +109,7 @@ func TestE2ESplitProcesses(t *testing.T) {
 	ports := freeAddrs(t, 3)
 	regAddr, wsAddr, lanAddr := ports[0], ports[1], ports[2]
 
-	spawn(t, bin, "register", "--listen", regAddr)
+	spawn(t, bin, "register", "--listen", regAddr, "--max-leader-ttl", "1s") // the tick is leader-only: lease granted after 1 s
 	waitTCP(t, regAddr)
 	gw := spawn(t, bin, "gateway", "--listen", wsAddr, "--lan", lanAddr, "--register", regAddr)
 	waitTCP(t, wsAddr)
