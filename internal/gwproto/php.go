@@ -19,6 +19,10 @@ import (
 // unserializes with allowed_classes => false).
 type Value = any
 
+// Raw is a value already in serialize()'s form; Marshal writes it as it
+// is (a session GatewayWorker keeps serialized).
+type Raw []byte
+
 // Float is a PHP float as serialize() wrote it ("0.5", "1.0E+25", "INF").
 type Float string
 
@@ -167,9 +171,8 @@ func (a *Array) clone() *Array {
 }
 
 // Marshal appends PHP's serialize() form of v to dst. Values of other Go
-// types than those listed for Value are encoded as follows: int and uint32
-// as int, []string as a list, map-free. It returns an error for anything
-// else.
+// types are encoded as follows: int and uint32 as int, []byte as a string,
+// Raw as it is. It returns an error for anything else.
 func Marshal(dst []byte, v Value) ([]byte, error) {
 	switch x := v.(type) {
 	case nil:
@@ -193,6 +196,8 @@ func Marshal(dst []byte, v Value) ([]byte, error) {
 		return appendString(dst, x), nil
 	case []byte:
 		return appendString(dst, string(x)), nil
+	case Raw:
+		return append(dst, x...), nil
 	case *Array:
 		dst = append(dst, "a:"...)
 		dst = strconv.AppendInt(dst, int64(len(x.Entries)), 10)
