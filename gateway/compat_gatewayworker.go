@@ -105,6 +105,7 @@ type compat struct {
 	wg      sync.WaitGroup
 	mu      sync.Mutex
 	conns   map[net.Conn]struct{}
+	counted map[*countingConn]struct{} // open connections, for ordering (compat_order.go)
 	closing bool
 	workers map[string]*peer // linked BusinessWorkers by linker id
 
@@ -124,8 +125,9 @@ func (g *Gateway) startCompat(info *pb.GatewayInfo) (*compat, error) {
 	info.GatewayworkerAddr = cfg.Advertise
 	x := &compat{
 		g: g, cfg: cfg, info: info, ip: ip, port: port, lis: cfg.Listener,
-		log:   g.log.With("listener", "gatewayworker"),
-		conns: make(map[net.Conn]struct{}),
+		log:     g.log.With("listener", "gatewayworker"),
+		conns:   make(map[net.Conn]struct{}),
+		counted: make(map[*countingConn]struct{}),
 	}
 	x.requests = prometheus.NewCounterVec(prometheus.CounterOpts{
 		Namespace: metrics.Namespace, Subsystem: "gateway", Name: "gatewayworker_requests_total",
@@ -168,7 +170,7 @@ func (x *compat) stop() {
 
 func (x *compat) acceptLoop() {
 	for {
-		nc, err := x.lis.Accept()
+		raw, err := x.lis.Accept()
 		if err != nil {
 			var ne net.Error
 			if errors.As(err, &ne) && ne.Timeout() {
@@ -177,22 +179,28 @@ func (x *compat) acceptLoop() {
 			}
 			return
 		}
+		cc := &countingConn{Conn: raw}
 		x.mu.Lock()
 		if x.closing {
 			x.mu.Unlock()
-			_ = nc.Close()
+			_ = raw.Close()
 			return
 		}
-		x.conns[nc] = struct{}{}
+		marks := x.orderMarksLocked()
+		x.conns[raw] = struct{}{}
+		x.counted[cc] = struct{}{}
 		x.mu.Unlock()
 		x.wg.Go(func() {
 			defer func() {
-				_ = nc.Close()
+				cc.done.Store(true)
+				_ = raw.Close()
 				x.mu.Lock()
-				delete(x.conns, nc)
+				delete(x.conns, raw)
+				delete(x.counted, cc)
 				x.mu.Unlock()
 			}()
-			x.serveConn(nc)
+			awaitOrder(marks)
+			x.serveConn(cc)
 		})
 	}
 }
@@ -202,6 +210,7 @@ func (x *compat) acceptLoop() {
 type peer struct {
 	x      *compat
 	nc     net.Conn
+	cc     *countingConn
 	log    *slog.Logger
 	cm     commander
 	authed bool
@@ -219,8 +228,9 @@ func (p *peer) write(b []byte) error {
 	return err
 }
 
-func (x *compat) serveConn(nc net.Conn) {
-	p := &peer{x: x, nc: nc, log: x.log.With("remote", nc.RemoteAddr().String()), authed: x.cfg.SecretKey == ""}
+func (x *compat) serveConn(cc *countingConn) {
+	nc := net.Conn(cc)
+	p := &peer{x: x, nc: nc, cc: cc, log: x.log.With("remote", nc.RemoteAddr().String()), authed: x.cfg.SecretKey == ""}
 	p.cm.g = x.g
 	r := gwproto.NewReader(nc, x.cfg.MaxPacket)
 	_ = nc.SetReadDeadline(time.Now().Add(x.cfg.AuthTimeout))
@@ -238,6 +248,7 @@ func (x *compat) serveConn(nc net.Conn) {
 			_ = nc.SetReadDeadline(time.Time{})
 			first = false
 		}
+		applied := int64(pkt.Len())
 		switch pkt.Cmd {
 		case gwproto.CmdWorkerConnect:
 			var hello struct {
@@ -250,6 +261,7 @@ func (x *compat) serveConn(nc net.Conn) {
 				return
 			}
 			p.authed = true
+			cc.applied.Add(applied)
 			x.serveWorker(p, r, hello.WorkerKey)
 			return
 		case gwproto.CmdGatewayClientConnect:
@@ -262,6 +274,7 @@ func (x *compat) serveConn(nc net.Conn) {
 				return
 			}
 			p.authed = true
+			cc.applied.Add(applied)
 			continue
 		}
 		if !p.authed {
@@ -273,6 +286,7 @@ func (x *compat) serveConn(nc net.Conn) {
 			p.log.Warn("gatewayworker peer: closing", "err", err)
 			return
 		}
+		cc.applied.Add(applied)
 	}
 }
 

@@ -588,3 +588,24 @@ func TestCompatConfig(t *testing.T) {
 		t.Fatal(err)
 	}
 }
+
+// TestGatewayClientOrderAcrossConnections: GatewayClient opens a new
+// connection per request; a query on a new connection sees the command
+// sent just before on another one (as with PHP's single-threaded Gateway).
+func TestGatewayClientOrderAcrossConnections(t *testing.T) {
+	tg, addr := startCompatGateway(t, Config{}, "sk")
+	w := dialLink(t, tg.lan, "", "go-worker", true)
+	_, ids := compatClients(t, tg, w, 1)
+	for i := range 200 {
+		a := dialPHP(t, addr)
+		uid := fmt.Sprint("u", i)
+		a.write(append(pack(gwproto.CmdGatewayClientConnect, 0, 1, "", `{"secret_key":"sk"}`), pack(gwproto.CmdBindUID, ids[0], 1, uid, "")...))
+		b := dialPHP(t, addr)
+		b.auth("sk")
+		if got := b.call(gwproto.CmdGetClientIDByUID, 0, uid); got != fmt.Sprintf("a:1:{i:0;i:%d;}", ids[0]) {
+			t.Fatalf("round %d: query on a new connection did not see the bind sent before: %s", i, got)
+		}
+		_ = a.nc.Close()
+		_ = b.nc.Close()
+	}
+}

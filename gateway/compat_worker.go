@@ -61,14 +61,16 @@ func (x *compat) serveWorker(p *peer, r *gwproto.Reader, workerKey string) {
 				}
 				return
 			}
+			n := int64(pkt.Len())
 			switch pkt.Cmd {
 			case gwproto.CmdWorkerConnect, gwproto.CmdGatewayClientConnect:
-				continue
+			default:
+				if err := p.apply(&pkt); err != nil {
+					p.log.Warn("gatewayworker BusinessWorker: unlinking", "err", err)
+					return
+				}
 			}
-			if err := p.apply(&pkt); err != nil {
-				p.log.Warn("gatewayworker BusinessWorker: unlinking", "err", err)
-				return
-			}
+			p.cc.applied.Add(n)
 		}
 	}()
 	pingDone := make(chan struct{})
