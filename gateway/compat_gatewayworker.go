@@ -1,7 +1,6 @@
 package gateway
 
 import (
-	"bufio"
 	"encoding/json"
 	"errors"
 	"fmt"
@@ -216,7 +215,6 @@ type peer struct {
 	authed bool
 
 	wmu sync.Mutex // serialises writes to nc
-	bw  *bufio.Writer
 	out []byte // scratch for replies
 }
 
