@@ -117,8 +117,14 @@ type compat struct {
 // when disabled. Called by Serve.
 func (g *Gateway) startCompat(info *pb.GatewayInfo) (*compat, error) {
 	cfg, err := g.cfg.GatewayWorker.withDefaults()
-	if err != nil || cfg.Listener == nil {
+	if err != nil {
+		if cfg.Listener != nil {
+			_ = cfg.Listener.Close() // Serve owns it
+		}
 		return nil, err
+	}
+	if cfg.Listener == nil {
+		return nil, nil
 	}
 	ip, port, _ := gwproto.ParseAddr(cfg.Advertise)
 	info.GatewayworkerAddr = cfg.Advertise
