@@ -318,6 +318,26 @@ func (g *Gateway) ClientIDToGatewayWorker(node, conn uint64) (string, error) {
 	return gwproto.ClientID{IP: ip, Port: port, ConnectionID: uint32(conn)}.String(), nil
 }
 
+// ClientIDFromGatewayWorker returns the node id and connection sequence
+// (the Go client id, clientid.ID) of a 20-hex GatewayWorker client id that
+// names this gateway's GatewayWorker address. The connection need not be
+// online.
+func (g *Gateway) ClientIDFromGatewayWorker(id string) (node, conn uint64, err error) {
+	cid, err := gwproto.ParseClientID(id)
+	if err != nil {
+		return 0, 0, fmt.Errorf("%w: %w", ErrBadCommand, err)
+	}
+	cfg, err := g.cfg.GatewayWorker.withDefaults()
+	if err != nil || cfg.Listener == nil {
+		return 0, 0, fmt.Errorf("%w: GatewayWorker listener off", ErrClientNotFound)
+	}
+	if ip, port, _ := gwproto.ParseAddr(cfg.Advertise); ip != cid.IP || port != cid.Port {
+		return 0, 0, fmt.Errorf("%w: %s is not this gateway (%s)", ErrClientNotFound, cid.Addr(), cfg.Advertise)
+	}
+	x := compat{g: g}
+	return g.nodeID, x.seqOf(cid.ConnectionID), nil
+}
+
 // body returns a packet's body as the bytes to send to a client: scalar
 // bodies as they are, serialized ones as PHP's (string) cast; ok is false
 // for null or an array.

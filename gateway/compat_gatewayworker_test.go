@@ -587,6 +587,21 @@ func TestCompatConfig(t *testing.T) {
 	if _, err := tg.ClientIDToGatewayWorker(tg.NodeID()+1, 5); !errors.Is(err, ErrClientNotFound) {
 		t.Fatal(err)
 	}
+	// And back, for a connection that exists.
+	w := dialLink(t, tg.lan, "", "go-worker", true)
+	_, ids := compatClients(t, tg, w, 1)
+	s, _ = tg.ClientIDToGatewayWorker(tg.NodeID(), uint64(ids[0]))
+	node, conn, err := tg.ClientIDFromGatewayWorker(s)
+	if err != nil || node != tg.NodeID() || conn != uint64(ids[0]) {
+		t.Fatalf("from %s: %x %d %v", s, node, conn, err)
+	}
+	other := gwproto.ClientID{IP: ip, Port: port + 1, ConnectionID: 1}.String()
+	if _, _, err := tg.ClientIDFromGatewayWorker(other); !errors.Is(err, ErrClientNotFound) {
+		t.Fatalf("other gateway's id: %v", err)
+	}
+	if _, _, err := tg.ClientIDFromGatewayWorker("xyz"); !errors.Is(err, ErrBadCommand) {
+		t.Fatalf("bad id: %v", err)
+	}
 }
 
 // TestGatewayClientOrderAcrossConnections: GatewayClient opens a new

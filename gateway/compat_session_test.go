@@ -134,3 +134,22 @@ func (r *repeatReader) Read(p []byte) (int, error) {
 	}
 	return n, nil
 }
+
+// TestSeqOfWraps: a 32-bit GatewayWorker connection id names the newest
+// connection sequence with those low bits.
+func TestSeqOfWraps(t *testing.T) {
+	g := &Gateway{}
+	x := &compat{g: g}
+	g.seq.Store(100)
+	for id, want := range map[uint32]uint64{5: 5, 100: 100, 999: 999} {
+		if got := x.seqOf(id); got != want {
+			t.Errorf("seq 100: seqOf(%d) = %d, want %d", id, got, want)
+		}
+	}
+	g.seq.Store(1<<32 + 10)
+	for id, want := range map[uint32]uint64{5: 1<<32 + 5, 10: 1<<32 + 10, 20: 20, 0xffffffff: 0xffffffff} {
+		if got := x.seqOf(id); got != want {
+			t.Errorf("seq 2^32+10: seqOf(%d) = %d, want %d", id, got, want)
+		}
+	}
+}
