@@ -221,7 +221,7 @@ type peer struct {
 	authed bool
 
 	wmu sync.Mutex // serialises writes to nc
-	out []byte // scratch for replies
+	out []byte     // scratch for replies
 }
 
 func (p *peer) write(b []byte) error {
