@@ -624,3 +624,28 @@ func TestGatewayClientOrderAcrossConnections(t *testing.T) {
 		_ = b.nc.Close()
 	}
 }
+
+// TestGatewayWorkerHeartbeatAndAuthTimeout: a linked BusinessWorker gets
+// CMD_PING every WorkerPing; a peer silent past AuthTimeout is closed.
+func TestGatewayWorkerHeartbeatAndAuthTimeout(t *testing.T) {
+	cfg := Config{}
+	cfg.GatewayWorker.WorkerPing = 50 * time.Millisecond
+	cfg.GatewayWorker.AuthTimeout = 200 * time.Millisecond
+	_, addr := startCompatGateway(t, cfg, "")
+	w := linkPHPWorker(t, addr, "", "w:0")
+	for range 3 {
+		_ = w.nc.SetReadDeadline(time.Now().Add(waitFor))
+		pkt, err := w.r.ReadPacket()
+		if err != nil || pkt.Cmd != gwproto.CmdPing || pkt.Len() != gwproto.HeaderLen {
+			t.Fatalf("want CMD_PING, got %+v %v", pkt.Header, err)
+		}
+	}
+	silent := dialPHP(t, addr)
+	start := time.Now()
+	if !silent.closed() {
+		t.Fatal("silent peer left open")
+	}
+	if d := time.Since(start); d < 150*time.Millisecond {
+		t.Fatalf("closed after %v, before AuthTimeout", d)
+	}
+}

@@ -12,7 +12,10 @@ import (
 	"sync"
 	"time"
 
+	"github.com/prometheus/client_golang/prometheus"
+
 	"github.com/gatewayworker/gatewayworker/internal/gwproto"
+	"github.com/gatewayworker/gatewayworker/internal/metrics"
 )
 
 // Defaults of GatewayWorkerConfig.
@@ -54,14 +57,26 @@ func (r *Register) ServeGatewayWorker(ctx context.Context, lis net.Listener, cfg
 	if cfg.WriteTimeout <= 0 {
 		cfg.WriteTimeout = DefaultGatewayWorkerWriteTimeout
 	}
+	requests := prometheus.NewCounterVec(prometheus.CounterOpts{
+		Namespace: metrics.Namespace, Subsystem: "register", Name: "gatewayworker_requests_total",
+		Help: "Lines received on the GatewayWorker listener, by event (worker_connect, gateway_connect, ping) and result (ok, refused).",
+	}, []string{"event", "result"})
+	if r.cfg.Metrics != nil {
+		if err := r.cfg.Metrics.Register(requests); err != nil {
+			_ = lis.Close()
+			return fmt.Errorf("register: gatewayworker metrics: %w", err)
+		}
+		defer r.cfg.Metrics.Unregister(requests)
+	}
 	s := &gwRegister{
-		cfg:     cfg,
-		log:     r.log.With("listener", "gatewayworker"),
-		store:   r.store,
-		cluster: make(map[uint64]string),
-		php:     make(map[*gwPeer]string),
-		workers: make(map[*gwPeer]struct{}),
-		conns:   make(map[net.Conn]struct{}),
+		requests: requests,
+		cfg:      cfg,
+		log:      r.log.With("listener", "gatewayworker"),
+		store:    r.store,
+		cluster:  make(map[uint64]string),
+		php:      make(map[*gwPeer]string),
+		workers:  make(map[*gwPeer]struct{}),
+		conns:    make(map[net.Conn]struct{}),
 	}
 	parent := ctx
 	ctx, cancel := context.WithCancel(ctx)
@@ -99,9 +114,10 @@ func (r *Register) ServeGatewayWorker(ctx context.Context, lis net.Listener, cfg
 }
 
 type gwRegister struct {
-	cfg   GatewayWorkerConfig
-	log   *slog.Logger
-	store Store
+	requests *prometheus.CounterVec
+	cfg      GatewayWorkerConfig
+	log      *slog.Logger
+	store    Store
 
 	mu      sync.Mutex
 	cluster map[uint64]string  // node id -> gatewayworker_addr
@@ -235,32 +251,39 @@ func (s *gwRegister) serveConn(nc net.Conn) {
 		}
 		req, err := gwproto.ParseRegisterRequest(line)
 		if err != nil {
+			s.requests.WithLabelValues("bad", "refused").Inc()
 			log.Warn("gatewayworker register: bad request", "err", err)
 			return
 		}
 		switch req.Event {
 		case "ping":
+			s.requests.WithLabelValues(req.Event, "ok").Inc()
 			continue
 		case "worker_connect", "gateway_connect":
 		default:
+			s.requests.WithLabelValues("unknown", "refused").Inc()
 			log.Warn("gatewayworker register: unknown event", "event", req.Event)
 			return
 		}
 		if req.SecretKey != s.cfg.SecretKey {
+			s.requests.WithLabelValues(req.Event, "refused").Inc()
 			log.Warn("gatewayworker register: secret_key does not match", "event", req.Event)
 			return
 		}
 		if req.Event == "gateway_connect" {
 			if _, _, err := gwproto.ParseAddr(req.Address); err != nil {
+				s.requests.WithLabelValues(req.Event, "refused").Inc()
 				log.Warn("gatewayworker register: bad gateway address", "err", err)
 				return
 			}
+			s.requests.WithLabelValues(req.Event, "ok").Inc()
 			s.mu.Lock()
 			s.php[p] = req.Address
 			s.mu.Unlock()
 			s.broadcast()
 			continue
 		}
+		s.requests.WithLabelValues(req.Event, "ok").Inc()
 		s.mu.Lock()
 		s.workers[p] = struct{}{}
 		addrs := s.addressesLocked()

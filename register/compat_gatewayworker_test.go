@@ -10,6 +10,8 @@ import (
 	"testing"
 	"time"
 
+	"github.com/prometheus/client_golang/prometheus"
+
 	pb "github.com/gatewayworker/gatewayworker/proto/gatewayworker/v1"
 )
 
@@ -138,7 +140,8 @@ func TestGatewayWorkerRegister(t *testing.T) {
 }
 
 func TestGatewayWorkerRegisterRefuses(t *testing.T) {
-	r, err := New(Config{})
+	reg := prometheus.NewRegistry()
+	r, err := New(Config{Metrics: reg})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -161,5 +164,26 @@ func TestGatewayWorkerRegisterRefuses(t *testing.T) {
 	c := dialGW(t, addr)
 	if !c.closed() {
 		t.Error("silent connection left open")
+	}
+	// Counted: 2 wrong secrets, a bad address, an unknown event, bad JSON.
+	refused := 0.0
+	mfs, err := reg.Gather()
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, mf := range mfs {
+		if mf.GetName() != "gatewayworker_register_gatewayworker_requests_total" {
+			continue
+		}
+		for _, m := range mf.GetMetric() {
+			for _, lp := range m.GetLabel() {
+				if lp.GetName() == "result" && lp.GetValue() == "refused" {
+					refused += m.GetCounter().GetValue()
+				}
+			}
+		}
+	}
+	if refused != 5 {
+		t.Errorf("refused requests counted: %v, want 5", refused)
 	}
 }
