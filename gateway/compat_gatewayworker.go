@@ -157,8 +157,10 @@ func (g *Gateway) startCompat(info *pb.GatewayInfo) (*compat, error) {
 	return x, nil
 }
 
-// stop closes the listener and every PHP connection and waits for them.
-// Called by Serve after the links were told to end.
+// stop closes the listener and the GatewayClient connections, gives the
+// BusinessWorker links (told to end by g.quit) grpcStopTimeout to write
+// what they hold, then closes the rest and waits. Called by Serve after
+// close(g.quit).
 func (x *compat) stop() {
 	if x == nil {
 		return
@@ -166,11 +168,29 @@ func (x *compat) stop() {
 	x.mu.Lock()
 	x.closing = true
 	_ = x.lis.Close()
+	workers := make(map[net.Conn]bool, len(x.workers))
+	for _, p := range x.workers {
+		workers[p.cc.Conn] = true
+	}
+	for nc := range x.conns {
+		if !workers[nc] {
+			_ = nc.Close()
+		}
+	}
+	x.mu.Unlock()
+	done := make(chan struct{})
+	go func() { x.wg.Wait(); close(done) }()
+	select {
+	case <-done:
+		return
+	case <-time.After(grpcStopTimeout):
+	}
+	x.mu.Lock()
 	for nc := range x.conns {
 		_ = nc.Close()
 	}
 	x.mu.Unlock()
-	x.wg.Wait()
+	<-done
 }
 
 func (x *compat) acceptLoop() {

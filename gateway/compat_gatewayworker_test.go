@@ -649,3 +649,29 @@ func TestGatewayWorkerHeartbeatAndAuthTimeout(t *testing.T) {
 		t.Fatalf("closed after %v, before AuthTimeout", d)
 	}
 }
+
+// TestPHPWorkerShutdown: on shutdown a linked BusinessWorker gets the
+// Close events of the clients the drain closed, then its connection ends.
+func TestPHPWorkerShutdown(t *testing.T) {
+	tg, addr := startCompatGateway(t, Config{DrainTimeout: 2 * time.Second}, "")
+	w := linkPHPWorker(t, addr, "", "w:0")
+	eventually(t, "PHP worker linked", func() bool { return tg.Stats().Workers == 1 })
+	_ = dialWS(t, tg.public, "/", nil)
+	if pkt := w.next(); pkt.Cmd != gwproto.CmdOnConnect {
+		t.Fatalf("%+v", pkt.Header)
+	}
+	if pkt := w.next(); pkt.Cmd != gwproto.CmdOnWebSocketConnect {
+		t.Fatalf("%+v", pkt.Header)
+	}
+	stopped := make(chan error, 1)
+	go func() { stopped <- tg.stop(t) }()
+	if pkt := w.next(); pkt.Cmd != gwproto.CmdOnClose {
+		t.Fatalf("want the client's close, got %+v", pkt.Header)
+	}
+	if !w.closed() {
+		t.Fatal("BusinessWorker connection left open after shutdown")
+	}
+	if err := <-stopped; err != nil {
+		t.Fatal(err)
+	}
+}
