@@ -91,6 +91,10 @@ func (c GatewayWorkerConfig) withDefaults() (GatewayWorkerConfig, error) {
 	return c, nil
 }
 
+// maxAuthPacket bounds the packets of a peer that has not sent the secret
+// yet (when one is set).
+const maxAuthPacket = 4 << 10
+
 // compat serves the GatewayWorker listener of a gateway.
 type compat struct {
 	g       *Gateway
@@ -257,6 +261,10 @@ func (x *compat) serveConn(cc *countingConn) {
 	p := &peer{x: x, nc: nc, cc: cc, log: x.log.With("remote", nc.RemoteAddr().String()), authed: x.cfg.SecretKey == ""}
 	p.cm.g = x.g
 	r := gwproto.NewReader(nc, x.cfg.MaxPacket)
+	if !p.authed {
+		// Nothing large before the secret: an auth packet is tiny.
+		r.SetMaxPacket(maxAuthPacket)
+	}
 	_ = nc.SetReadDeadline(time.Now().Add(x.cfg.AuthTimeout))
 	first := true
 	for {
@@ -285,6 +293,7 @@ func (x *compat) serveConn(cc *countingConn) {
 				return
 			}
 			p.authed = true
+			r.SetMaxPacket(x.cfg.MaxPacket)
 			cc.applied.Add(applied)
 			x.serveWorker(p, r, hello.WorkerKey)
 			return
@@ -298,6 +307,7 @@ func (x *compat) serveConn(cc *countingConn) {
 				return
 			}
 			p.authed = true
+			r.SetMaxPacket(x.cfg.MaxPacket)
 			cc.applied.Add(applied)
 			continue
 		}

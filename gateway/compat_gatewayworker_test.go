@@ -675,3 +675,21 @@ func TestPHPWorkerShutdown(t *testing.T) {
 		t.Fatal(err)
 	}
 }
+
+// TestGatewayWorkerUnauthenticatedLarge: before the secret, a peer cannot
+// make the gateway take a large packet.
+func TestGatewayWorkerUnauthenticatedLarge(t *testing.T) {
+	_, addr := startCompatGateway(t, Config{}, "sk")
+	p := dialPHP(t, addr)
+	p.write([]byte{0, 0x10, 0, 0}) // pack_len 1 MiB
+	if !p.closed() {
+		t.Fatal("large unauthenticated packet accepted")
+	}
+	// After auth, the same size is fine.
+	p = dialPHP(t, addr)
+	p.auth("sk")
+	p.cmd(gwproto.CmdSendToAll, 0, "", strings.Repeat("x", 1<<20))
+	if got := p.call(gwproto.CmdGetClientCountByGroup, 0, ""); got != "i:0;" {
+		t.Fatalf("after a large send: %s", got)
+	}
+}

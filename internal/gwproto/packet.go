@@ -134,6 +134,9 @@ func DecodePacket(b []byte) (Packet, error) {
 	return p, nil
 }
 
+// keepBuffer is the largest read buffer a Reader keeps between packets.
+const keepBuffer = 64 << 10
+
 // Reader reads packets from a stream.
 type Reader struct {
 	r   *bufio.Reader
@@ -148,6 +151,15 @@ func NewReader(r io.Reader, maxPacket int) *Reader {
 		maxPacket = DefaultMaxPacket
 	}
 	return &Reader{r: bufio.NewReaderSize(r, 16<<10), max: maxPacket}
+}
+
+// SetMaxPacket changes the packet size limit (DefaultMaxPacket if 0), e.g.
+// once a peer authenticated.
+func (r *Reader) SetMaxPacket(maxPacket int) {
+	if maxPacket <= 0 {
+		maxPacket = DefaultMaxPacket
+	}
+	r.max = maxPacket
 }
 
 // ReadPacket reads the next packet. The packet's slices are valid until
@@ -168,8 +180,9 @@ func (r *Reader) ReadPacket() (Packet, error) {
 	if uint64(n) > uint64(r.max) {
 		return Packet{}, fmt.Errorf("%w: pack_len %d over %d", ErrTooLarge, n, r.max)
 	}
-	if cap(r.buf) < int(n) {
-		r.buf = make([]byte, n)
+	if cap(r.buf) < int(n) || (cap(r.buf) > keepBuffer && int(n) <= keepBuffer) {
+		// Grown for a large packet: do not keep it for small ones.
+		r.buf = make([]byte, max(n, 512))
 	}
 	b := r.buf[:n]
 	if _, err := io.ReadFull(r.r, b); err != nil {
