@@ -693,3 +693,51 @@ func TestGatewayWorkerUnauthenticatedLarge(t *testing.T) {
 		t.Fatalf("after a large send: %s", got)
 	}
 }
+
+// TestPHPWorkerBurst: a burst from many clients reaches a PHP worker
+// complete and, per client, in order.
+func TestPHPWorkerBurst(t *testing.T) {
+	tg, addr := startCompatGateway(t, Config{}, "")
+	w := linkPHPWorker(t, addr, "", "w:0")
+	eventually(t, "PHP worker linked", func() bool { return tg.Stats().Workers == 1 })
+	const clients, per = 10, 200
+	wss := make([]*websocket.Conn, clients)
+	for i := range wss {
+		wss[i] = dialWS(t, tg.public, "/", nil)
+	}
+	errs := make(chan error, clients)
+	for i, ws := range wss {
+		go func() {
+			for k := range per {
+				if err := ws.WriteMessage(websocket.TextMessage, []byte(fmt.Sprint(i, ":", k))); err != nil {
+					errs <- err
+					return
+				}
+			}
+			errs <- nil
+		}()
+	}
+	for range clients {
+		if err := <-errs; err != nil {
+			t.Fatal(err)
+		}
+	}
+	next := map[uint32]int{} // per connection: next message number
+	prefix := map[uint32]string{}
+	for got := 0; got < clients*per; {
+		pkt := w.next()
+		if pkt.Cmd != gwproto.CmdOnMessage {
+			continue
+		}
+		who, k, _ := strings.Cut(string(pkt.Body), ":")
+		if p, ok := prefix[pkt.ConnectionID]; ok && p != who {
+			t.Fatalf("connection %d sent as %s and %s", pkt.ConnectionID, p, who)
+		}
+		prefix[pkt.ConnectionID] = who
+		if k != fmt.Sprint(next[pkt.ConnectionID]) {
+			t.Fatalf("connection %d: message %s, want %d", pkt.ConnectionID, k, next[pkt.ConnectionID])
+		}
+		next[pkt.ConnectionID]++
+		got++
+	}
+}
