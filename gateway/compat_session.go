@@ -35,6 +35,9 @@ func phpSession(m map[string]string) []byte {
 		if v, err := gwproto.Unmarshal([]byte(raw)); err == nil {
 			arr, _ = v.(*gwproto.Array)
 		}
+		if arr == nil && len(m) == 1 {
+			return []byte(raw) // not an array, nothing from Go: as PHP wrote it
+		}
 	}
 	changed := false
 	if arr == nil {
@@ -128,4 +131,33 @@ func mergePHPSession(cur map[string]string, update []byte) map[string]string {
 	}
 	base.ReplaceRecursive(upd)
 	return sessionFromPHP(gwproto.MustMarshal(base))
+}
+
+// sessionCache remembers the PHP form of the last session seen, so that the
+// events of a client whose session did not change cost no decoding.
+type sessionCache struct {
+	raw  string
+	proj map[string]string // sessionFromPHP(raw)
+	out  []byte            // raw as bytes
+}
+
+// encode is phpSession(m), from the cache when m is exactly what PHP wrote
+// last. The result must not be modified.
+func (sc *sessionCache) encode(m map[string]string) []byte {
+	raw, ok := m[GatewayWorkerSessionKey]
+	if !ok {
+		return phpSession(m)
+	}
+	if raw != sc.raw || sc.proj == nil {
+		sc.raw, sc.proj, sc.out = raw, sessionFromPHP([]byte(raw)), []byte(raw)
+	}
+	if len(sc.proj) != len(m) {
+		return phpSession(m)
+	}
+	for k, v := range sc.proj {
+		if w, ok := m[k]; !ok || w != v {
+			return phpSession(m)
+		}
+	}
+	return sc.out
 }

@@ -48,9 +48,30 @@ func TestPHPSessionCoexistence(t *testing.T) {
 	if phpSession(nil) != nil || sessionFromPHP(nil) != nil {
 		t.Fatal("empty session must stay empty")
 	}
-	// Bytes that are not an array are kept, unprojected.
+	// Bytes that are not an array are kept, unprojected, and given back.
 	if got := sessionFromPHP([]byte("garbage")); !maps.Equal(got, map[string]string{GatewayWorkerSessionKey: "garbage"}) {
 		t.Fatalf("garbage %v", got)
+	}
+	if got := string(phpSession(sessionFromPHP([]byte("s:1:\"x\";")))); got != `s:1:"x";` {
+		t.Fatalf("non-array session given back as %s", got)
+	}
+	// The cache gives what phpSession gives, changed or not.
+	var sc sessionCache
+	for _, c := range append(cases, struct {
+		name   string
+		change func(map[string]string)
+		want   string
+	}{"unchanged", func(map[string]string) {}, raw}) {
+		mm := maps.Clone(m)
+		c.change(mm)
+		for range 2 {
+			if got := string(sc.encode(mm)); got != c.want {
+				t.Errorf("cache, %s: %s", c.name, got)
+			}
+		}
+	}
+	if got := sc.encode(map[string]string{"a": "1"}); string(got) != `a:1:{s:1:"a";s:1:"1";}` {
+		t.Errorf("cache, Go-only: %s", got)
 	}
 }
 

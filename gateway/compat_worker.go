@@ -140,8 +140,9 @@ type phpStream struct {
 	ack   chan struct{} // capacity 1: acked moved
 
 	// Owned by Send (the link's send loop).
-	addrs map[uint64]clientAddr
-	buf   []byte
+	addrs    map[uint64]clientAddr
+	buf      []byte
+	sessions sessionCache
 }
 
 var _ pb.Gateway_LinkServer = (*phpStream)(nil)
@@ -207,7 +208,7 @@ func (s *phpStream) appendEvent(dst []byte, ev *pb.Event) []byte {
 			Flag:         gwproto.FlagBodyIsScalar,
 			GatewayPort:  x.gwPort,
 		},
-		Ext: phpSession(ev.GetSession()),
+		Ext: s.sessions.encode(ev.GetSession()),
 	}
 	switch k := ev.GetKind().(type) {
 	case *pb.Event_Connect:
