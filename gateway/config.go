@@ -210,6 +210,9 @@ type Config struct {
 	// collector (gatewayworker_gateway_* metrics, see docs/operations.md).
 	// nil: not exported (the counters of Stats are kept anyway).
 	Metrics prometheus.Registerer
+	// GatewayWorker enables GatewayWorker 4.x's internal protocol on a
+	// second listener (compat_gatewayworker.go). Zero: off.
+	GatewayWorker GatewayWorkerConfig
 }
 
 // withDefaults returns a copy of cfg with the defaults filled in, or an

@@ -158,6 +158,14 @@ func (g *Gateway) Serve(ctx context.Context, public, lan net.Listener) error {
 	g.poller = poller
 	g.pool = gopool.NewPool(0, 0)
 	info := g.info(public, lan)
+	compat, err := g.startCompat(info) // nil when off (compat_gatewayworker.go)
+	if err != nil {
+		_ = public.Close()
+		_ = lan.Close()
+		_ = g.poller.Close()
+		g.pool.Close()
+		return err
+	}
 
 	srv := grpc.NewServer(g.serverOptions()...)
 	pb.RegisterGatewayServer(srv, &linkService{g: g, info: info})
@@ -222,6 +230,7 @@ func (g *Gateway) Serve(ctx context.Context, public, lan net.Listener) error {
 	g.drain()
 	close(hbStop)
 	close(g.quit)
+	compat.stop()
 	stopped := make(chan struct{})
 	go func() { srv.GracefulStop(); close(stopped) }()
 	select {

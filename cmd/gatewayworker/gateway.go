@@ -23,6 +23,7 @@ type gatewayOptions struct {
 	auth      tokenAuth
 	admin     string
 	limits    gatewayLimits
+	gwLAN     gatewayWorkerLAN // --gatewayworker-* (compat_gatewayworker.go)
 	log       cli.Logging
 }
 
@@ -136,6 +137,7 @@ func runGateway(ctx context.Context, e env, args []string) error {
 	o.tls.define(s)
 	o.auth.define(s)
 	o.limits.define(s)
+	o.gwLAN.define(s)
 	o.log.Define(s)
 	if err := parse(s, args); err != nil {
 		return err
@@ -161,6 +163,9 @@ func runGateway(ctx context.Context, e env, args []string) error {
 		return err
 	}
 	cfg.Metrics = registry
+	if err := o.gwLAN.apply(&cfg); err != nil {
+		return err
+	}
 	gw, err := gateway.New(cfg)
 	if err != nil {
 		return usageError{err}

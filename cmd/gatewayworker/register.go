@@ -24,6 +24,7 @@ type registerOptions struct {
 	name         string
 	secret       string
 	admin        string
+	gwLis        string // --gatewayworker-listen
 	tls          internalTLS
 	log          cli.Logging
 }
@@ -40,6 +41,7 @@ func runRegister(ctx context.Context, e env, args []string) error {
 	s.String(&o.name, "name", "", "register name in logs and in the cluster, unique per register (default: host name)")
 	s.String(&o.secret, "secret", "", "cluster secret required on every internal call and encrypting gossip (empty: none; loopback only)")
 	s.String(&o.admin, "admin", "", "address for /metrics, /healthz, /readyz and pprof (empty: off)")
+	s.String(&o.gwLis, "gatewayworker-listen", "", "also answer GatewayWorker 4.x's BusinessWorker and GatewayClient (text protocol, secret_key = --secret) on this address, listing the gateways' --gatewayworker-lan addresses (empty: off)")
 	o.tls.define(s, "tls-", false)
 	o.log.Define(s)
 	if err := parse(s, args); err != nil {
@@ -107,9 +109,15 @@ func runRegister(ctx context.Context, e env, args []string) error {
 		return usageError{err}
 	}
 	log.Info("register listening", "addr", lis.Addr().String(), "mtls", tl != nil)
+	gwTask, err := gatewayWorkerRegisterTask(reg, o.gwLis, o.secret)
+	if err != nil {
+		lis.Close()
+		return err
+	}
 	return runAll(ctx, log,
 		task{"register", func(ctx context.Context) error { return reg.Serve(ctx, lis) }},
 		adminTask(o.admin, registry, reg.Ready),
+		gwTask,
 	)
 }
 

@@ -278,8 +278,11 @@ type GatewayInfo struct {
 	Name string `protobuf:"bytes,4,opt,name=name,proto3" json:"name,omitempty"`
 	// Gateway start time, Unix milliseconds.
 	StartedUnixMs int64 `protobuf:"varint,5,opt,name=started_unix_ms,json=startedUnixMs,proto3" json:"started_unix_ms,omitempty"`
-	unknownFields protoimpl.UnknownFields
-	sizeCache     protoimpl.SizeCache
+	// host:port of the gateway's GatewayWorker-compatible listener
+	// (--gatewayworker-lan), empty when disabled. IPv4 only.
+	GatewayworkerAddr string `protobuf:"bytes,6,opt,name=gatewayworker_addr,json=gatewayworkerAddr,proto3" json:"gatewayworker_addr,omitempty"`
+	unknownFields     protoimpl.UnknownFields
+	sizeCache         protoimpl.SizeCache
 }
 
 func (x *GatewayInfo) Reset() {
@@ -345,6 +348,13 @@ func (x *GatewayInfo) GetStartedUnixMs() int64 {
 		return x.StartedUnixMs
 	}
 	return 0
+}
+
+func (x *GatewayInfo) GetGatewayworkerAddr() string {
+	if x != nil {
+		return x.GatewayworkerAddr
+	}
+	return ""
 }
 
 type AnnounceRequest struct {
@@ -570,14 +580,15 @@ const file_gatewayworker_v1_register_proto_rawDesc = "" +
 	"\x06ttl_ms\x18\x04 \x01(\rR\x05ttlMs\x12\x1a\n" +
 	"\bregister\x18\x05 \x01(\tR\bregister\x12\x1a\n" +
 	"\binstance\x18\x06 \x01(\x06R\binstance\x12!\n" +
-	"\fcluster_size\x18\a \x01(\rR\vclusterSize\"\x9e\x01\n" +
+	"\fcluster_size\x18\a \x01(\rR\vclusterSize\"\xcd\x01\n" +
 	"\vGatewayInfo\x12\x17\n" +
 	"\anode_id\x18\x01 \x01(\x06R\x06nodeId\x12\x19\n" +
 	"\blan_addr\x18\x02 \x01(\tR\alanAddr\x12\x1f\n" +
 	"\vpublic_addr\x18\x03 \x01(\tR\n" +
 	"publicAddr\x12\x12\n" +
 	"\x04name\x18\x04 \x01(\tR\x04name\x12&\n" +
-	"\x0fstarted_unix_ms\x18\x05 \x01(\x03R\rstartedUnixMs\"w\n" +
+	"\x0fstarted_unix_ms\x18\x05 \x01(\x03R\rstartedUnixMs\x12-\n" +
+	"\x12gatewayworker_addr\x18\x06 \x01(\tR\x11gatewayworkerAddr\"w\n" +
 	"\x0fAnnounceRequest\x127\n" +
 	"\agateway\x18\x01 \x01(\v2\x1d.gatewayworker.v1.GatewayInfoR\agateway\x12\x15\n" +
 	"\x06ttl_ms\x18\x02 \x01(\rR\x05ttlMs\x12\x14\n" +
