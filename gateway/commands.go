@@ -30,7 +30,9 @@ type commander struct {
 	hello bool
 }
 
-// applyAll applies a LinkRequest: its acks, then its commands in order. A
+// applyAll applies a LinkRequest: its commands in order, then its acks (a
+// worker's commands sent before an event's ack are applied before the ack
+// lets the client's next events be read: see conn.awaitConnect). A
 // request that breaks the protocol (a second Hello, an ack of a seq never
 // sent, a command of an unknown kind) is an ErrLinkProtocol error: the
 // caller ends the link.
@@ -39,16 +41,6 @@ func (cm *commander) applyAll(l *link, req *pb.LinkRequest) error {
 		return fmt.Errorf("%w: second hello", ErrLinkProtocol)
 	}
 	cm.hello = true
-	if a := req.GetAck(); a != 0 {
-		if err := l.ack(1, a); err != nil {
-			return err
-		}
-	}
-	for _, r := range req.GetAcks() {
-		if err := l.ack(r.GetFirst(), r.GetLast()); err != nil {
-			return err
-		}
-	}
 	for _, cmd := range req.GetCommands() {
 		if cmd.GetOp() == nil && len(cmd.ProtoReflect().GetUnknown()) > 0 {
 			return fmt.Errorf("%w: command of an unknown kind", ErrLinkProtocol)
@@ -60,6 +52,16 @@ func (cm *commander) applyAll(l *link, req *pb.LinkRequest) error {
 			}
 			rep.Id = cmd.GetId()
 			l.reply(rep)
+		}
+	}
+	if a := req.GetAck(); a != 0 {
+		if err := l.ack(1, a); err != nil {
+			return err
+		}
+	}
+	for _, r := range req.GetAcks() {
+		if err := l.ack(r.GetFirst(), r.GetLast()); err != nil {
+			return err
 		}
 	}
 	return nil

@@ -485,6 +485,7 @@ func TestMixedWorkers(t *testing.T) {
 		select {
 		case ev := <-gw.events:
 			goConns[ev.GetConn()] = true
+			gw.ack2(ev.GetSeq()) // a client is read once its connect is acked
 		default:
 			_ = pw.nc.SetReadDeadline(time.Now().Add(20 * time.Millisecond))
 			pkt, err := pw.r.ReadPacket()

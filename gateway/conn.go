@@ -85,6 +85,11 @@ type conn struct {
 	// paused: the client's events wait for room on a worker link (or for a
 	// worker): its socket is not read until resume (router.go, link.go).
 	paused bool
+	// awaitConnect: the Connect event is not acked yet; the client is not
+	// read until it is (link.go), so that what the worker's connect handler
+	// did (bind a uid, join groups, set the session, close) is applied
+	// before the client's first message is read.
+	awaitConnect bool
 	// peerGone: the client hung up while paused; it is read to its end,
 	// past the pause (what it sent before is delivered).
 	peerGone bool
@@ -184,6 +189,7 @@ func (g *Gateway) attach(nc net.Conn, remote string, hs *wsconn.Handshake, ca cl
 		return
 	}
 	c.connectSent = true
+	c.awaitConnect = true
 	g.emitLocked(c, &pb.Event{Kind: &pb.Event_Connect{Connect: connect}}, size)
 	if c.nc != nil {
 		// No bare socket to poll (e.g. a TLS connection, whose buffered
@@ -257,13 +263,13 @@ func (c *conn) endRead(rb *readBuf, res readResult) {
 	var err error
 	// Resumed while the run ended paused: read again at once, as bytes
 	// may be carried and the socket stay quiet.
-	again := res == readPaused && !c.paused && c.state == stateOpen
+	again := res == readPaused && !c.pausedLocked() && c.state == stateOpen
 	more := res == readMore
 	if !more {
 		c.readOff = true
 	}
 	// A paused client is armed for its hang-up only.
-	if c.state != stateClosed && c.desc != nil && (more || c.wwait || (res == readPaused && c.paused)) {
+	if c.state != stateClosed && c.desc != nil && (more || c.wwait || (res == readPaused && c.pausedLocked())) {
 		err = c.armLocked()
 	}
 	c.mu.Unlock()
@@ -422,10 +428,27 @@ const statePaused connState = 255
 func (c *conn) readState() connState {
 	c.mu.Lock()
 	defer c.mu.Unlock()
-	if c.paused && !c.peerGone && c.state != stateClosed {
+	if c.pausedLocked() && !c.peerGone && c.state != stateClosed {
 		return statePaused
 	}
 	return c.state
+}
+
+// pausedLocked reports whether c is not to be read now: paused by flow
+// control, or its Connect not acked yet. The caller holds c.mu.
+func (c *conn) pausedLocked() bool { return c.paused || c.awaitConnect }
+
+// connectAcked lets c be read once its Connect event was acked (and the
+// commands the worker sent before the ack applied). Called with no lock
+// held.
+func (c *conn) connectAcked() {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	if !c.awaitConnect {
+		return
+	}
+	c.awaitConnect = false
+	c.readAgainLocked()
 }
 
 // resume lets a paused client be read again: the link its events wait on
@@ -437,9 +460,15 @@ func (c *conn) resume() {
 		return
 	}
 	c.paused = false
+	c.readAgainLocked()
+}
+
+// readAgainLocked starts reading c again after a pause ended, unless it is
+// still paused for another reason. The caller holds c.mu.
+func (c *conn) readAgainLocked() {
 	// Not reading while paused is not silence.
 	c.lastSeen.Store(time.Now().UnixNano())
-	if c.state == stateClosed {
+	if c.state == stateClosed || c.pausedLocked() {
 		return
 	}
 	if c.nc != nil {
@@ -476,7 +505,7 @@ func (c *conn) scheduleReadLocked() {
 // it is resumed; false if the client closed meanwhile.
 func (c *conn) waitResume() bool {
 	c.mu.Lock()
-	for c.paused && c.state != stateClosed {
+	for c.pausedLocked() && !c.peerGone && c.state != stateClosed {
 		if c.wake == nil {
 			c.wake = &fdWake{r: make(chan struct{}, 1), w: make(chan struct{}, 1)}
 		}

@@ -90,7 +90,7 @@ func (c *conn) onReady(d *netpoll.Desc) {
 		switch {
 		case c.rwait:
 			c.wakeLocked(false)
-		case c.paused && c.readOff:
+		case c.pausedLocked() && c.readOff:
 			// Armed for the hang-up only: the client is gone. Its reader
 			// reads what is left, past the pause, up to the end.
 			c.peerGone, c.readOff = true, false
@@ -115,7 +115,7 @@ func (c *conn) armLocked() error {
 	if c.desc == nil || c.state == stateClosed {
 		return net.ErrClosed
 	}
-	if c.readOff && c.paused && !c.peerGone && !c.rwait && c.state == stateOpen {
+	if c.readOff && c.pausedLocked() && !c.peerGone && !c.rwait && c.state == stateOpen {
 		// Not read while paused, but its hang-up is noticed.
 		return c.g.poller.ArmHangup(c.desc, c.wwait)
 	}

@@ -36,9 +36,9 @@ func TestLinkWindowPausesClient(t *testing.T) {
 			}
 		}
 	}()
-	// Connect (acked below) aside, 4 in flight and nothing more.
+	// 4 in flight and nothing more.
 	var first []*pb.Event
-	for range 3 {
+	for range 4 {
 		first = append(first, w.event())
 	}
 	w.noEvent(200 * time.Millisecond)
@@ -51,7 +51,6 @@ func TestLinkWindowPausesClient(t *testing.T) {
 	if _, again := l.inHand(); inflight != 4 || again != pending || pending > 4096/200+2 {
 		t.Fatalf("link holds %d in flight, %d then %d pending; want 4 and at most a read buffer's worth that stops growing", inflight, pending, again)
 	}
-	w.ack2(1) // the Connect
 	check := func(i int, ev *pb.Event) {
 		t.Helper()
 		if got, want := string(ev.GetMessage().GetData()), fmt.Sprintf("m%d:%s", i, pad); got != want {
@@ -109,7 +108,7 @@ func TestStuckEventPinsOnlyItself(t *testing.T) {
 	tg := startGateway(t, Config{LinkWindow: 8})
 	w := dialLink(t, tg.lan, "", "w1", true)
 	stuck := dialWS(t, tg.public, "/", nil)
-	stuckConnect := w.connectEvent().GetSeq() // never acked
+	stuckConnect := w.connectEventHeld().GetSeq() // never acked
 	others := make([]*websocket.Conn, 4)
 	for i := range others {
 		others[i] = dialWS(t, tg.public, "/", nil)
@@ -165,7 +164,7 @@ func TestLinkBadAcksCloseTheLink(t *testing.T) {
 			before := tg.Stats().LinkProtocolErrors
 			w := dialLink(t, tg.lan, "", "w-"+name, true)
 			c := dialWS(t, tg.public, "/", nil)
-			w.connectEvent() // seq 1 in flight
+			w.connectEventHeld() // seq 1 in flight
 			w.send(req)
 			select {
 			case err := <-w.recvErr:
@@ -215,6 +214,8 @@ func TestNoWorkerHoldsEvents(t *testing.T) {
 	w := dialLink(t, tg.lan, "", "w1", true)
 	if ev := w.event(); ev.GetConnect() == nil {
 		t.Fatalf("first event %v, want connect", ev)
+	} else {
+		w.ack2(ev.GetSeq())
 	}
 	for i := range 20 {
 		ev := w.event()
@@ -372,18 +373,17 @@ func TestClientWindowIsolatesStuckClient(t *testing.T) {
 		got++
 		w.ack2(ev.GetSeq())
 	}
-	// The stuck client's connect aside, at most its window of 4 (plus what
-	// its read buffer held when it paused) reached the worker.
+	// At most its window of 4 (plus what its read buffer held when it
+	// paused) reached the worker.
 	if len(held) > 4+n/2 || len(held) == n {
 		t.Fatalf("%d events of the stuck client in flight", len(held))
 	}
 	l := tg.linkOf(t, "w1")
 	eventually(t, "only the stuck client's events in flight", func() bool {
 		fl, _ := l.inHand()
-		return fl == len(held)+1
+		return fl == len(held)
 	})
 	// Its handler returns: every one of its messages arrives, in order.
-	w.ack2(1)
 	next := 0
 	check := func(ev *pb.Event) {
 		t.Helper()
@@ -429,5 +429,36 @@ func TestPausedClientHangUp(t *testing.T) {
 	}
 	if ev := w.event(); ev.GetClose().GetCode() != 1006 {
 		t.Fatalf("last event %v, want close 1006", ev)
+	}
+}
+
+// TestConnectGatesReading: a client is not read until its Connect is
+// acked, and the commands a worker sends with (before) that ack are
+// applied first: the client's first message already carries the uid and
+// session the connect handler set, however fast the client sends it.
+func TestConnectGatesReading(t *testing.T) {
+	tg := startGateway(t, Config{})
+	w := dialLink(t, tg.lan, "", "w1", true)
+	c := dialWS(t, tg.public, "/", nil)
+	ev := w.connectEventHeld()
+	if err := c.WriteMessage(websocket.TextMessage, []byte("first")); err != nil {
+		t.Fatal(err)
+	}
+	w.noEvent(200 * time.Millisecond) // not read while the connect handler runs
+	conn := ev.GetConn()
+	w.send(&pb.LinkRequest{
+		Commands: []*pb.Command{
+			{Op: &pb.Command_BindUid{BindUid: &pb.Uid{Conn: conn, Uid: "alice"}}},
+			{Op: &pb.Command_JoinGroup{JoinGroup: &pb.Groups{Conn: conn, Groups: []string{"room"}}}},
+			{Op: &pb.Command_SetSession{SetSession: &pb.SetSession{Conn: conn, Merge: true, Session: map[string]string{"nick": "al"}}}},
+		},
+		Acks: []*pb.AckRange{{First: ev.GetSeq(), Last: ev.GetSeq()}},
+	})
+	first := w.event()
+	if string(first.GetMessage().GetData()) != "first" || first.GetUid() != "alice" || first.GetSession()["nick"] != "al" {
+		t.Fatalf("first message event %v: want uid alice and the session set by the connect handler", first)
+	}
+	if res := w.query(&pb.Query{Kind: pb.Query_KIND_GROUPS, Groups: []string{"room"}, CountOnly: true}); res.GetCount() != 1 {
+		t.Fatalf("group room: %v", res)
 	}
 }

@@ -430,9 +430,11 @@ func TestWorkersSetAndRouting(t *testing.T) {
 			select {
 			case ev := <-links[0].events:
 				got[ev.GetConn()] = append(got[ev.GetConn()], links[0].id)
+				links[0].ack2(ev.GetSeq()) // a client is read once its connect is acked
 				total++
 			case ev := <-links[len(links)-1].events:
 				got[ev.GetConn()] = append(got[ev.GetConn()], links[len(links)-1].id)
+				links[len(links)-1].ack2(ev.GetSeq())
 				total++
 			case <-deadline:
 				t.Fatalf("got %d of %d events", total, count)

@@ -233,7 +233,19 @@ func (l *testLink) event() *pb.Event {
 }
 
 // connectEvent waits for the next event, which must be a Connect.
+// connectEvent takes the next event, a Connect, and acks it as a worker
+// whose connect handler returned: until then the gateway does not read the
+// client (its first message waits for what the connect handler does).
 func (l *testLink) connectEvent() *pb.Event {
+	l.t.Helper()
+	ev := l.connectEventHeld()
+	l.ack2(ev.GetSeq())
+	return ev
+}
+
+// connectEventHeld takes the next event, a Connect, without acking it: the
+// client stays unread.
+func (l *testLink) connectEventHeld() *pb.Event {
 	l.t.Helper()
 	ev := l.event()
 	if ev.GetConnect() == nil {

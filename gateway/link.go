@@ -356,7 +356,7 @@ func (l *link) push(ev *pb.Event, size int, c *conn, pause bool) bool {
 // ack marks the events with first <= seq <= last handled. A range that is
 // empty or reaches past the last seq sent is a protocol error.
 func (l *link) ack(first, last uint64) error {
-	var resume []*conn
+	var resume, connected []*conn
 	l.mu.Lock()
 	if first == 0 || first > last || last > l.seq {
 		sent := l.seq
@@ -365,7 +365,7 @@ func (l *link) ack(first, last uint64) error {
 	}
 	if last-first < uint64(len(l.inflight)) {
 		for seq := first; ; seq++ {
-			resume = l.dropInflightLocked(seq, resume)
+			resume, connected = l.dropInflightLocked(seq, resume, connected)
 			if seq == last {
 				break
 			}
@@ -373,7 +373,7 @@ func (l *link) ack(first, last uint64) error {
 	} else {
 		for seq := range l.inflight {
 			if seq >= first && seq <= last {
-				resume = l.dropInflightLocked(seq, resume)
+				resume, connected = l.dropInflightLocked(seq, resume, connected)
 			}
 		}
 	}
@@ -387,22 +387,32 @@ func (l *link) ack(first, last uint64) error {
 		l.signal()
 	}
 	resumeAll(resume)
+	for _, c := range connected {
+		c.connectAcked()
+	}
 	return nil
 }
 
 // dropInflightLocked forgets an acked event; its client goes to resume
-// when it gets back under half its ClientWindow.
-func (l *link) dropInflightLocked(seq uint64, resume []*conn) []*conn {
+// when it gets back under half its ClientWindow, and to connected when the
+// event was its Connect.
+func (l *link) dropInflightLocked(seq uint64, resume, connected []*conn) ([]*conn, []*conn) {
 	q, ok := l.inflight[seq]
 	if !ok {
-		return resume
+		return resume, connected
 	}
 	l.inflightBytes -= q.size
 	delete(l.inflight, seq)
-	if q.c != nil && int(q.c.linkEvents.Add(-1)) == l.g.cfg.ClientWindow/2 {
+	if q.c == nil {
+		return resume, connected
+	}
+	if int(q.c.linkEvents.Add(-1)) == l.g.cfg.ClientWindow/2 {
 		resume = append(resume, q.c)
 	}
-	return resume
+	if q.ev.GetConnect() != nil {
+		connected = append(connected, q.c)
+	}
+	return resume, connected
 }
 
 // inHand returns the events sent and not acked, and those not sent yet.

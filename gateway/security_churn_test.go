@@ -32,18 +32,16 @@ func TestChurnLeavesNothingBehind(t *testing.T) {
 	w := dialLink(t, tg.lan, "", "w1", true)
 	stopDrain := make(chan struct{})
 	drained := make(chan struct{})
-	go func() { // the worker side: discard the events, ack now and then
+	go func() { // the worker side: discard the events, ack each (a client is read once its connect is acked)
 		defer close(drained)
 		for {
 			select {
 			case <-stopDrain:
 				return
 			case ev := <-w.events:
-				if ev.GetSeq()%256 == 0 {
-					w.sendMu.Lock()
-					_ = w.stream.Send(&pb.LinkRequest{Ack: ev.GetSeq()})
-					w.sendMu.Unlock()
-				}
+				w.sendMu.Lock()
+				_ = w.stream.Send(&pb.LinkRequest{Acks: []*pb.AckRange{{First: ev.GetSeq(), Last: ev.GetSeq()}}})
+				w.sendMu.Unlock()
 			}
 		}
 	}()

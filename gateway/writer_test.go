@@ -105,7 +105,9 @@ func TestStuckClientDoesNotDelayOthers(t *testing.T) {
 	if st := tg.Stats(); st.Clients != fast+1 || st.SlowConsumer != 0 {
 		t.Fatalf("the stuck client was closed: %+v", st)
 	}
-	if limit := 3*alone + 20*time.Millisecond; withStuck > limit {
+	// A stuck client that held the others up would cost them a write
+	// timeout (seconds); 100 ms absorbs a loaded machine's scheduling noise.
+	if limit := 3*alone + 100*time.Millisecond; withStuck > limit {
 		t.Fatalf("p99 %v with a stuck client, %v alone (limit %v)", withStuck, alone, limit)
 	}
 }

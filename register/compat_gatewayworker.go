@@ -81,8 +81,12 @@ func (r *Register) ServeGatewayWorker(ctx context.Context, lis net.Listener, cfg
 	parent := ctx
 	ctx, cancel := context.WithCancel(ctx)
 	defer cancel()
+	sub, err := s.subscribe()
+	if err != nil {
+		s.log.Warn("gatewayworker register: watch failed, retrying", "err", err)
+	}
 	var wg sync.WaitGroup
-	wg.Go(func() { s.watch(ctx) })
+	wg.Go(func() { s.watch(ctx, sub) })
 	wg.Go(func() {
 		<-ctx.Done()
 		_ = lis.Close()
@@ -93,7 +97,6 @@ func (r *Register) ServeGatewayWorker(ctx context.Context, lis net.Listener, cfg
 		s.mu.Unlock()
 	})
 	s.log.Info("gatewayworker register listening", "addr", lis.Addr().String())
-	var err error
 	for {
 		var nc net.Conn
 		nc, err = lis.Accept()
@@ -140,26 +143,39 @@ func (p *gwPeer) send(b []byte, timeout time.Duration) error {
 	return err
 }
 
-// watch follows the store and re-broadcasts on every change.
-func (s *gwRegister) watch(ctx context.Context) {
+// subscribe watches the store and takes its snapshot as the list.
+func (s *gwRegister) subscribe() (*Subscription, error) {
+	sub, err := s.store.Watch(DefaultWatchBuffer)
+	if err != nil {
+		return nil, err
+	}
+	s.mu.Lock()
+	clear(s.cluster)
+	for _, gw := range sub.Snapshot {
+		if a := gw.GetGatewayworkerAddr(); a != "" {
+			s.cluster[gw.GetNodeId()] = a
+		}
+	}
+	s.mu.Unlock()
+	return sub, nil
+}
+
+// watch follows the store (from sub, taken before the first connection
+// was accepted, so the first answer already has the list) and
+// re-broadcasts on every change.
+func (s *gwRegister) watch(ctx context.Context, sub *Subscription) {
 	for ctx.Err() == nil {
-		sub, err := s.store.Watch(DefaultWatchBuffer)
-		if err != nil {
-			s.log.Warn("gatewayworker register: watch failed", "err", err)
-			select {
-			case <-ctx.Done():
-			case <-time.After(time.Second):
-			}
-			continue
-		}
-		s.mu.Lock()
-		clear(s.cluster)
-		for _, gw := range sub.Snapshot {
-			if a := gw.GetGatewayworkerAddr(); a != "" {
-				s.cluster[gw.GetNodeId()] = a
+		if sub == nil {
+			var err error
+			if sub, err = s.subscribe(); err != nil {
+				s.log.Warn("gatewayworker register: watch failed", "err", err)
+				select {
+				case <-ctx.Done():
+				case <-time.After(time.Second):
+				}
+				continue
 			}
 		}
-		s.mu.Unlock()
 		s.broadcast()
 	loop:
 		for {
@@ -181,6 +197,7 @@ func (s *gwRegister) watch(ctx context.Context) {
 				s.broadcast()
 			}
 		}
+		sub = nil
 	}
 }
 

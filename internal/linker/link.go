@@ -222,18 +222,24 @@ func (k *link) sendLoop(ctx context.Context, stream linkStream, ack *acker, recv
 			return k.goodbye(stream, ack, recvEnd, cancelStream)
 		}
 		for {
-			batch := k.queue.take(nil, cfg.MaxBatchCommands, cfg.MaxBatchBytes)
-			if len(batch) == 0 {
-				ready, inHand := ack.pending()
-				if !ready {
-					break
-				}
-				if since := time.Since(lastAck); inHand && since < cfg.AckDelay {
-					timer.Reset(cfg.AckDelay - since)
-					break
-				}
+			// Acks are taken before commands: a command a handler queued
+			// before it returned is then in this request or an earlier
+			// one, and the gateway applies a request's commands before its
+			// acks. So what a connect handler did is applied before the
+			// gateway reads the client's first message.
+			var acks []*pb.AckRange
+			ready, inHand := ack.pending()
+			since := time.Since(lastAck)
+			if ready && (!inHand || since >= cfg.AckDelay || !k.queue.empty()) {
+				acks, _ = ack.take()
 			}
-			acks, _ := ack.take()
+			batch := k.queue.take(nil, cfg.MaxBatchCommands, cfg.MaxBatchBytes)
+			if len(batch) == 0 && acks == nil {
+				if ready {
+					timer.Reset(cfg.AckDelay - since)
+				}
+				break
+			}
 			if err := stream.Send(&pb.LinkRequest{Commands: batch, Acks: acks}); err != nil {
 				return err
 			}
@@ -250,8 +256,8 @@ func (k *link) goodbye(stream linkStream, ack *acker, recvEnd <-chan struct{}, c
 	t := time.AfterFunc(k.l.cfg.CloseTimeout, cancelStream)
 	defer t.Stop()
 	for {
+		acks, _ := ack.take() // before the commands, as in sendLoop
 		batch := k.queue.take(nil, k.l.cfg.MaxBatchCommands, k.l.cfg.MaxBatchBytes)
-		acks, _ := ack.take()
 		if len(batch) == 0 && acks == nil {
 			break
 		}

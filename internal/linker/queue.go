@@ -124,6 +124,13 @@ func (q *cmdQueue) wake() {
 // take drops the commands queued longer than maxAge ago, then removes up to
 // maxCmds commands or maxBytes bytes (at least one command if any is
 // queued) and appends them to dst.
+// empty reports whether no command is queued.
+func (q *cmdQueue) empty() bool {
+	q.mu.Lock()
+	defer q.mu.Unlock()
+	return q.head == len(q.items)
+}
+
 func (q *cmdQueue) take(dst []*pb.Command, maxCmds, maxBytes int) []*pb.Command {
 	q.mu.Lock()
 	defer q.mu.Unlock()
