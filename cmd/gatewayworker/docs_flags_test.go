@@ -1,0 +1,580 @@
+package main
+
+import (
+	"bytes"
+	"context"
+	"fmt"
+	"os"
+	"os/exec"
+	"path"
+	"path/filepath"
+	"regexp"
+	"slices"
+	"sort"
+	"strings"
+	"testing"
+)
+
+// This file keeps the docs honest about the command lines they show: every
+// flag a command line in README.md or docs/*.md passes to gatewayworker
+// (a subcommand), gwbench or an example must be listed by that program's
+// --help, and the subcommand must exist.
+
+// docCommand is one invocation of one of our programs found in the docs.
+type docCommand struct {
+	where   string   // file:line
+	program string   // "gatewayworker", "gwbench", "examples/chat", ...
+	sub     string   // subcommand ("" for the examples)
+	flags   []string // flag names, without dashes
+}
+
+// ownPrograms maps a package path (as in "go run ./cmd/gatewayworker") to
+// the program name the test knows.
+func ownProgram(pkg string) (string, bool) {
+	pkg = strings.TrimSuffix(strings.TrimPrefix(pkg, "./"), "/")
+	switch {
+	case pkg == "cmd/gatewayworker" || strings.HasSuffix(pkg, "gatewayworker/cmd/gatewayworker"):
+		return "gatewayworker", true
+	case pkg == "cmd/gwbench" || strings.HasSuffix(pkg, "gatewayworker/cmd/gwbench"):
+		return "gwbench", true
+	case strings.HasPrefix(pkg, "examples/") && !strings.Contains(pkg[len("examples/"):], "/"):
+		return pkg, true
+	}
+	return "", false
+}
+
+var (
+	envAssign = regexp.MustCompile(`^[A-Za-z_][A-Za-z0-9_]*=`)
+	flagToken = regexp.MustCompile(`^--?([A-Za-z][A-Za-z0-9-]*)(=.*)?$`)
+	inlineRe  = regexp.MustCompile("`([^`]+)`")
+	fenceRe   = regexp.MustCompile("^\\s*```\\s*([A-Za-z]*)")
+)
+
+// commandTexts returns the shell text of a markdown file: each line of its
+// fenced blocks (backslash continuations joined), except blocks of a
+// language that is not a shell or config (go, php, promql, yaml), and each
+// inline code span of the prose. Each text comes with its line number.
+func commandTexts(md string) (texts []string, lines []int) {
+	var (
+		in, skip bool
+		prose    []string // prose lines, blank where fenced
+		block    []string // lines of the fenced block being read
+		first    int      // line number of block[0]
+	)
+	// endBlock takes the commands of a block: in a transcript (some lines
+	// start with "$ "), only those lines; else every line.
+	endBlock := func() {
+		transcript := slices.ContainsFunc(block, func(l string) bool { return strings.HasPrefix(l, "$ ") })
+		cont, contLine := "", 0
+		for i, l := range block {
+			if transcript {
+				if !strings.HasPrefix(l, "$ ") && cont == "" {
+					continue
+				}
+				l = strings.TrimPrefix(l, "$ ")
+			}
+			if cont == "" {
+				contLine = first + i
+			}
+			if strings.HasSuffix(l, "\\") {
+				cont += strings.TrimSuffix(l, "\\") + " "
+				continue
+			}
+			texts, lines = append(texts, cont+l), append(lines, contLine)
+			cont = ""
+		}
+		block = nil
+	}
+	for i, l := range strings.Split(md, "\n") {
+		if m := fenceRe.FindStringSubmatch(l); m != nil {
+			if !in {
+				in, first = true, i+2
+				skip = slices.Contains([]string{"go", "php", "promql", "yaml", "json"}, m[1])
+			} else {
+				in = false
+				if !skip {
+					endBlock()
+				}
+				block = nil
+			}
+			prose = append(prose, "")
+			continue
+		}
+		if !in {
+			prose = append(prose, l)
+			continue
+		}
+		prose = append(prose, "")
+		block = append(block, l)
+	}
+	// Inline spans may wrap: match over paragraphs.
+	var para []string
+	start := 0
+	flush := func() {
+		text := strings.Join(para, "\n")
+		for _, m := range inlineRe.FindAllStringSubmatchIndex(text, -1) {
+			span := strings.ReplaceAll(text[m[2]:m[3]], "\n", " ")
+			texts, lines = append(texts, span), append(lines, start+1+strings.Count(text[:m[0]], "\n"))
+		}
+		para = nil
+	}
+	for i, l := range prose {
+		if strings.TrimSpace(l) == "" {
+			flush()
+			continue
+		}
+		if para == nil {
+			start = i
+		}
+		para = append(para, l)
+	}
+	flush()
+	return texts, lines
+}
+
+// shellWords splits one shell line into simple commands and each into
+// words, with quotes removed; a word starting with # ends the line.
+func shellWords(line string) [][]string {
+	var (
+		cmds  [][]string
+		words []string
+		cur   strings.Builder
+		have  bool
+		quote rune
+	)
+	word := func() {
+		if have {
+			words = append(words, cur.String())
+		}
+		cur.Reset()
+		have = false
+	}
+	end := func() {
+		word()
+		if len(words) > 0 {
+			cmds = append(cmds, words)
+		}
+		words = nil
+	}
+	rs := []rune(line)
+	for i := 0; i < len(rs); i++ {
+		r := rs[i]
+		switch {
+		case quote != 0:
+			if r == quote {
+				quote = 0
+			} else {
+				cur.WriteRune(r)
+			}
+		case r == '\'' || r == '"':
+			quote, have = r, true
+		case r == '#' && !have:
+			end()
+			return cmds
+		case r == ' ' || r == '\t':
+			word()
+		case r == ';' || r == '|' || r == '&' || r == '(' || r == ')':
+			end()
+		default:
+			cur.WriteRune(r)
+			have = true
+		}
+	}
+	end()
+	return cmds
+}
+
+// docCommands finds the invocations of our programs in one markdown file.
+// aliases maps binaries built with "go build -o NAME ./pkg" in the file to
+// their program.
+func docCommands(name, md string, subs map[string][]string) ([]docCommand, []string) {
+	var (
+		out      []docCommand
+		problems []string
+		aliases  = map[string]string{}
+	)
+	texts, lines := commandTexts(md)
+	for i, text := range texts {
+		where := fmt.Sprintf("%s:%d", name, lines[i])
+		for _, words := range shellWords(text) {
+			// go build -o NAME ./pkg: NAME runs pkg from now on.
+			if len(words) >= 5 && words[0] == "go" && words[1] == "build" {
+				if j := slices.Index(words, "-o"); j > 0 && j+1 < len(words) {
+					if prog, ok := ownProgram(words[len(words)-1]); ok {
+						aliases[path.Base(words[j+1])] = prog
+					}
+				}
+				continue
+			}
+			prog, rest := findProgram(words, aliases)
+			if prog == "" {
+				continue
+			}
+			c := docCommand{where: where, program: prog}
+			if want, ok := subs[prog]; ok {
+				if len(rest) == 0 || strings.HasPrefix(rest[0], "-") || strings.ContainsAny(rest[0], "<>*|[]") {
+					continue // "gatewayworker --help", "gatewayworker <command> --help", "send-to-*"
+				}
+				if !slices.Contains(want, rest[0]) {
+					problems = append(problems, fmt.Sprintf("%s: %s %s: no such subcommand (have %v)", where, prog, rest[0], want))
+					continue
+				}
+				c.sub, rest = rest[0], rest[1:]
+			}
+			for _, w := range rest {
+				w = strings.Trim(w, "[]")
+				if m := flagToken.FindStringSubmatch(w); m != nil {
+					c.flags = append(c.flags, m[1])
+				}
+			}
+			out = append(out, c)
+		}
+	}
+	return out, problems
+}
+
+// findProgram returns the program a command runs and the words after it, or
+// "" when it runs none of ours. Environment assignments (GW_SECRET=x, and
+// systemd's ExecStart=) may precede it.
+func findProgram(words []string, aliases map[string]string) (string, []string) {
+	for i := 0; i < len(words); i++ {
+		w := words[i]
+		if envAssign.MatchString(w) {
+			w = w[strings.Index(w, "=")+1:]
+			if w == "" || strings.Contains(w, " ") {
+				continue
+			}
+		}
+		if w == "go" && i+1 < len(words) && words[i+1] == "run" {
+			for j := i + 2; j < len(words); j++ {
+				if strings.HasPrefix(words[j], "-") {
+					continue // go run's own flags
+				}
+				if prog, ok := ownProgram(words[j]); ok {
+					return prog, words[j+1:]
+				}
+				return "", nil
+			}
+			return "", nil
+		}
+		base := path.Base(w)
+		if prog, ok := aliases[base]; ok && w != "./"+base {
+			return prog, words[i+1:]
+		}
+		if (base == "gatewayworker" || base == "gwbench") && !strings.HasSuffix(w, "/") && !strings.HasPrefix(w, ".") {
+			return base, words[i+1:]
+		}
+		if i == 0 && slices.Contains([]string{"sudo", "exec", "nohup", "time", "env"}, w) {
+			continue
+		}
+		if !envAssign.MatchString(words[i]) {
+			return "", nil // the command word is not ours
+		}
+	}
+	return "", nil
+}
+
+// flagTable is a markdown table of options: the flags of its first column
+// and the commands the text before it (since the last heading or table)
+// says they belong to.
+type flagTable struct {
+	where    string
+	commands []docCommand // program and sub only
+	flags    []string
+}
+
+var cellFlagRe = regexp.MustCompile(`^--([A-Za-z][A-Za-z0-9-]*)`)
+
+// flagTables finds the option tables of one markdown file: tables whose
+// first column holds `--flag` spans.
+func flagTables(name, md string, subs map[string][]string) ([]flagTable, []string) {
+	var (
+		out      []flagTable
+		problems []string
+		context  []string // lines since the last heading or table
+		cur      *flagTable
+		in       bool
+	)
+	for i, l := range strings.Split(md, "\n") {
+		if fenceRe.MatchString(l) {
+			in = !in
+			context = nil // a code block ends what the text says
+			continue
+		}
+		if in {
+			continue
+		}
+		if !strings.HasPrefix(l, "|") {
+			if cur != nil {
+				if len(cur.flags) > 0 {
+					out = append(out, *cur)
+				}
+				cur, context = nil, nil
+			}
+			if strings.HasPrefix(l, "#") {
+				context = nil
+			} else {
+				context = append(context, l)
+			}
+			continue
+		}
+		if cur == nil {
+			where := fmt.Sprintf("%s:%d", name, i+1)
+			cmds, p := docCommands(name, strings.Join(context, "\n"), subs)
+			problems = append(problems, p...)
+			cur = &flagTable{where: where, commands: cmds}
+		}
+		cells := strings.Split(l, "|")
+		if len(cells) < 3 {
+			continue
+		}
+		if !strings.HasPrefix(strings.TrimSpace(cells[1]), "`--") {
+			continue // not an option row: "(fixed)", or a table of something else
+		}
+		for _, m := range inlineRe.FindAllStringSubmatch(cells[1], -1) {
+			if f := cellFlagRe.FindStringSubmatch(m[1]); f != nil {
+				cur.flags = append(cur.flags, f[1])
+			}
+		}
+	}
+	if cur != nil && len(cur.flags) > 0 {
+		out = append(out, *cur)
+	}
+	for _, t := range out {
+		if len(t.commands) == 0 {
+			problems = append(problems, fmt.Sprintf("%s: a table of options that names no command before it (say which, e.g. `gatewayworker gateway`)", t.where))
+		}
+	}
+	return out, problems
+}
+
+var helpFlagRe = regexp.MustCompile(`(?m)^\s+--?([A-Za-z][A-Za-z0-9-]*)`)
+
+// helpFlags returns the flags a --help text lists, plus h and help.
+func helpFlags(help string) map[string]bool {
+	out := map[string]bool{"h": true, "help": true}
+	for _, m := range helpFlagRe.FindAllStringSubmatch(help, -1) {
+		out[m[1]] = true
+	}
+	return out
+}
+
+// gatewayworkerHelp runs "gatewayworker SUB --help" in process.
+func gatewayworkerHelp(t *testing.T, sub string) string {
+	t.Helper()
+	var out, errb bytes.Buffer
+	if code := run(context.Background(), []string{sub, "--help"}, &out, &errb, func(string) string { return "" }); code != 0 {
+		t.Fatalf("gatewayworker %s --help: exit %d\n%s", sub, code, errb.String())
+	}
+	return out.String() + errb.String()
+}
+
+func repoRoot(t *testing.T) string {
+	t.Helper()
+	root, err := filepath.Abs("../..")
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := os.Stat(filepath.Join(root, "go.mod")); err != nil {
+		t.Fatalf("repository root: %v", err)
+	}
+	return root
+}
+
+func markdownFiles(t *testing.T, root string) []string {
+	t.Helper()
+	files, err := filepath.Glob(filepath.Join(root, "docs", "*.md"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	return append([]string{filepath.Join(root, "README.md")}, files...)
+}
+
+// TestDocsCommandFlags checks every command line of README.md and docs/*.md
+// that runs gatewayworker, gwbench or an example against that program's
+// --help: the subcommand exists and every flag it passes is listed. The
+// same holds for the tables of options: each flag of their first column
+// must be listed by every command the text before the table names.
+// gatewayworker's help comes from run in process; gwbench and the examples
+// are built once (skipped with -short).
+func TestDocsCommandFlags(t *testing.T) {
+	root := repoRoot(t)
+	var gwSubs []string
+	for name := range commands() {
+		gwSubs = append(gwSubs, name)
+	}
+	sort.Strings(gwSubs)
+	subs := map[string][]string{"gatewayworker": gwSubs, "gwbench": {"run", "child"}}
+
+	var cmds []docCommand
+	for _, f := range markdownFiles(t, root) {
+		b, err := os.ReadFile(f)
+		if err != nil {
+			t.Fatal(err)
+		}
+		rel, _ := filepath.Rel(root, f)
+		found, problems := docCommands(rel, string(b), subs)
+		tables, more := flagTables(rel, string(b), subs)
+		for _, p := range append(problems, more...) {
+			t.Error(p)
+		}
+		cmds = append(cmds, found...)
+		for _, tb := range tables {
+			for _, c := range tb.commands {
+				cmds = append(cmds, docCommand{where: tb.where + " (table)", program: c.program, sub: c.sub, flags: tb.flags})
+			}
+		}
+	}
+	if len(cmds) < 20 {
+		t.Fatalf("found only %d command lines in the docs: the parser is broken", len(cmds))
+	}
+
+	helps := map[string]map[string]bool{} // "program sub" -> flags
+	for _, sub := range gwSubs {
+		helps["gatewayworker "+sub] = helpFlags(gatewayworkerHelp(t, sub))
+	}
+	var built []string // programs to build
+	for _, c := range cmds {
+		if c.program != "gatewayworker" && !slices.Contains(built, c.program) {
+			built = append(built, c.program)
+		}
+	}
+	if len(built) > 0 {
+		if testing.Short() {
+			t.Logf("-short: not building %v; their command lines are not checked", built)
+		} else {
+			for prog, help := range builtHelps(t, root, built) {
+				helps[prog] = helpFlags(help)
+			}
+		}
+	}
+
+	checked := 0
+	for _, c := range cmds {
+		key := strings.TrimSpace(c.program + " " + c.sub)
+		have, ok := helps[key]
+		if !ok {
+			continue // -short
+		}
+		checked++
+		for _, f := range c.flags {
+			if !have[f] {
+				t.Errorf("%s: %s --%s: no such flag in `%s --help`", c.where, key, f, key)
+			}
+		}
+	}
+	t.Logf("checked %d command lines of %d", checked, len(cmds))
+}
+
+// builtHelps builds gwbench and the examples named in progs into a temporary
+// directory with one go build and returns each one's -h output (for gwbench
+// that of "gwbench run -h" and "gwbench child -h").
+func builtHelps(t *testing.T, root string, progs []string) map[string]string {
+	t.Helper()
+	goTool, err := exec.LookPath("go")
+	if err != nil {
+		t.Skipf("no go tool: %v", err)
+	}
+	dir := t.TempDir()
+	pkgs := make([]string, 0, len(progs))
+	for _, p := range progs {
+		if p == "gwbench" {
+			pkgs = append(pkgs, "./cmd/gwbench")
+		} else {
+			pkgs = append(pkgs, "./"+p)
+		}
+	}
+	build := exec.Command(goTool, append([]string{"build", "-o", dir + "/"}, pkgs...)...)
+	build.Dir = root
+	if out, err := build.CombinedOutput(); err != nil {
+		t.Fatalf("go build %v: %v\n%s", pkgs, err, out)
+	}
+	out := map[string]string{}
+	help := func(bin string, args ...string) string {
+		// -h exits 0 or 2 depending on the program; the text is what counts.
+		b, _ := exec.Command(filepath.Join(dir, bin), args...).CombinedOutput()
+		return string(b)
+	}
+	for _, p := range progs {
+		if p == "gwbench" {
+			out["gwbench run"] = help("gwbench", "run", "-h")
+			out["gwbench child"] = ""
+			continue
+		}
+		out[p] = help(path.Base(p), "-h")
+		if !strings.Contains(out[p], "-") {
+			t.Fatalf("%s -h printed no flags: %q", p, out[p])
+		}
+	}
+	return out
+}
+
+// TestDocsParser pins the command-line parser on the shapes the docs use, so
+// that the drift check above cannot pass by finding nothing.
+func TestDocsParser(t *testing.T) {
+	md := "Run `go run ./cmd/gatewayworker demo --tick 2s` or\n`gatewayworker <command> --help`.\n\n" +
+		"```sh\n" +
+		"GW_SECRET=x gatewayworker send-to-all    [--exclude ID,ID] [--binary] TEXT   # --not-this\n" +
+		"gatewayworker register & gatewayworker gateway --listen=127.0.0.1:7272 &\n" +
+		"go build -o /tmp/gw ./cmd/gatewayworker && go build -o /tmp/gwbench ./cmd/gwbench\n" +
+		"/tmp/gw demo --tick 0 \\\n    --lan 127.0.0.1:0\n" +
+		"/tmp/gwbench run --url ws://x/ -v | tee out\n" +
+		"go run -race ./examples/chat --register 127.0.0.1:1236\n" +
+		"go test -run X ./cmd/gatewayworker/ --count 1\n" +
+		"curl -H 'x: gatewayworker stats --nope' http://x\n" +
+		"gatewayworker frobnicate --x\n" +
+		"```\n\n```ini\nExecStart=/usr/local/bin/gatewayworker register --name r1 \\\n    --join a,b\n```\n" +
+		"```go\nexec.Command(\"gatewayworker\", \"stats\", \"--nope\")\n```\n" +
+		"```\n$ gatewayworker version --short\ngatewayworker v0.1.0 go1.26.8 linux/amd64\n```\n"
+	subs := map[string][]string{"gatewayworker": {"demo", "gateway", "register", "send-to-all", "version"}, "gwbench": {"run"}}
+	got, problems := docCommands("x.md", md, subs)
+	var lines []string
+	for _, c := range got {
+		lines = append(lines, fmt.Sprintf("%s %s %s %v", c.where, c.program, c.sub, c.flags))
+	}
+	want := []string{
+		"x.md:5 gatewayworker send-to-all [exclude binary]",
+		"x.md:6 gatewayworker register []",
+		"x.md:6 gatewayworker gateway [listen]",
+		"x.md:8 gatewayworker demo [tick lan]",
+		"x.md:10 gwbench run [url v]",
+		"x.md:11 examples/chat  [register]",
+		"x.md:18 gatewayworker register [name join]",
+		"x.md:25 gatewayworker version [short]",
+		"x.md:1 gatewayworker demo [tick]",
+	}
+	if strings.Join(lines, "\n") != strings.Join(want, "\n") {
+		t.Errorf("parsed:\n%s\nwant:\n%s", strings.Join(lines, "\n"), strings.Join(want, "\n"))
+	}
+	if len(problems) != 1 || !strings.Contains(problems[0], "x.md:14: gatewayworker frobnicate: no such subcommand") {
+		t.Errorf("problems %q, want the unknown subcommand on line 14", problems)
+	}
+}
+
+// TestDocsFlagTablesParser pins the option-table parser: the flags of the
+// first column, the commands the text before names, and the complaint about
+// an option table that names no command.
+func TestDocsFlagTablesParser(t *testing.T) {
+	md := "## A\n\nOptions of `gatewayworker register` and of\n`gatewayworker demo`:\n\n" +
+		"| option | default |\n|---|---|\n| `--gossip` | x |\n| (fixed) | y |\n| `--join`, `--join-timeout` | z |\n\n" +
+		"Results (`gatewayworker demo --tick 0`):\n\n```sh\ngatewayworker stats\n```\n\n" +
+		"| | plain |\n|---|---|\n| idle (`--idle`) | 1 |\n\n" +
+		"## B\n\n| `--foo` | a |\n"
+	subs := map[string][]string{"gatewayworker": {"demo", "register", "stats"}}
+	tables, problems := flagTables("t.md", md, subs)
+	if len(tables) != 2 {
+		t.Fatalf("found %d option tables, want 2: %+v", len(tables), tables)
+	}
+	tb := tables[0]
+	var names []string
+	for _, c := range tb.commands {
+		names = append(names, c.program+" "+c.sub)
+	}
+	if tb.where != "t.md:6" || strings.Join(names, ",") != "gatewayworker register,gatewayworker demo" ||
+		strings.Join(tb.flags, ",") != "gossip,join,join-timeout" {
+		t.Errorf("table %+v", tb)
+	}
+	if len(problems) != 1 || !strings.HasPrefix(problems[0], "t.md:24: a table of options that names no command") {
+		t.Errorf("problems %q", problems)
+	}
+}
