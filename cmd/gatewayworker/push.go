@@ -183,5 +183,6 @@ func noRegister(err error) bool {
 
 // noRegisterError is the one error of a command that reached no register.
 func (o pushOptions) noRegisterError(name string, err error) error {
-	return fmt.Errorf("%s: no register answered within %v (--register %s): %w", name, o.timeout, strings.Join(o.registers, ","), err)
+	return fmt.Errorf("%s: no register answered within %v (--register %s): %w (--log-level warn shows each attempt)",
+		name, o.timeout, strings.Join(o.registers, ","), err)
 }
