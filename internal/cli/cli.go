@@ -88,11 +88,17 @@ func (s *Set) usage() {
 	})
 }
 
+// argsHint is the positional arguments named after "ARGS:" in the summary
+// (" ID TEXT"), or "" when the command takes none.
 func (s *Set) argsHint() string {
-	if strings.Contains(s.summary, "ARGS:") {
-		return " ARGS"
+	_, args, ok := strings.Cut(s.summary, "ARGS:")
+	if !ok {
+		return ""
 	}
-	return ""
+	if line, _, _ := strings.Cut(args, "\n"); strings.TrimSpace(line) != "" {
+		return " " + strings.TrimSpace(line)
+	}
+	return " ARGS"
 }
 
 // String defines a string option.

@@ -186,10 +186,14 @@ func TestFlagErrorsAfterArguments(t *testing.T) {
 		}
 	}
 	var o opts
-	s := New("send", "test\n\nARGS: A B", io.Discard, func(string) string { return "" })
+	var help strings.Builder
+	s := New("send", "test\n\nARGS: A B", &help, func(string) string { return "" })
 	s.String(&o.listen, "listen", "", "listen")
 	if err := s.Parse([]string{"a", "--help"}); !errors.Is(err, ErrHelp) {
 		t.Errorf("help after an argument: err = %v", err)
+	}
+	if !strings.HasPrefix(help.String(), "Usage: gatewayworker send [options] A B\n") {
+		t.Errorf("usage %q does not name the arguments", help.String())
 	}
 }
 
