@@ -35,23 +35,22 @@ func runStats(ctx context.Context, e env, args []string) error {
 // printStats writes one row per gateway and a row of cluster totals (groups
 // and uids counted once however many gateways hold them). Gateways that did
 // not answer are reported in the returned error after the table. When no
-// gateway answered it prints no table and returns the error as it is (a
-// bare context.DeadlineExceeded: no register answered).
+// gateway answered it prints no table and returns the error (a bare
+// context.DeadlineExceeded when no register answered).
 func printStats(ctx context.Context, w io.Writer, p *pushclient.Client) error {
 	gws, gerr := p.Stats(ctx)
+	groups, err := p.GetAllGroupIdList(ctx)
+	gerr = errors.Join(gerr, err)
+	uids, err := p.GetAllUidCount(ctx)
+	gerr = errors.Join(gerr, err)
+
+	gerr = distinctErrors(gerr) // the three queries often fail alike
 	if gerr != nil && len(gws) == 0 {
 		if noRegister(gerr) {
 			return gerr
 		}
 		return fmt.Errorf("stats: no gateway answered: %w", gerr)
 	}
-	var errs distinct
-	errs.add(gerr)
-	groups, err := p.GetAllGroupIdList(ctx)
-	errs.add(err)
-	uids, err := p.GetAllUidCount(ctx)
-	errs.add(err)
-
 	tw := tabwriter.NewWriter(w, 0, 0, 2, ' ', 0)
 	fmt.Fprintln(tw, "GATEWAY\tNAME\tLAN\tPUBLIC\tCLIENTS\tGROUPS\tUIDS\tWORKERS\tPUSH CLIENTS")
 	clients := 0
@@ -64,24 +63,39 @@ func printStats(ctx context.Context, w io.Writer, p *pushclient.Client) error {
 	if err := tw.Flush(); err != nil {
 		return err
 	}
-	if len(errs) > 0 {
-		return fmt.Errorf("stats: partial: %w", errors.Join(errs...))
+	if gerr != nil {
+		return fmt.Errorf("stats: partial: %w", gerr)
 	}
 	return nil
 }
 
-// distinct collects errors, leaving out one that reads the same as one
-// already in (the queries of stats often fail alike).
-type distinct []error
-
-func (d *distinct) add(err error) {
-	if err == nil {
-		return
-	}
-	for _, e := range *d {
-		if e.Error() == err.Error() {
+// distinctErrors flattens the errors joined in err and leaves out those
+// that read the same as an earlier one; a single error comes back as it is.
+func distinctErrors(err error) error {
+	var out []error
+	var walk func(error)
+	walk = func(e error) {
+		if j, ok := e.(interface{ Unwrap() []error }); ok {
+			for _, x := range j.Unwrap() {
+				walk(x)
+			}
 			return
 		}
+		for _, o := range out {
+			if o.Error() == e.Error() {
+				return
+			}
+		}
+		out = append(out, e)
 	}
-	*d = append(*d, err)
+	if err != nil {
+		walk(err)
+	}
+	switch len(out) {
+	case 0:
+		return nil
+	case 1:
+		return out[0]
+	}
+	return errors.Join(out...)
 }
