@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"context"
 	"fmt"
+	"maps"
 	"os"
 	"os/exec"
 	"path"
@@ -53,8 +54,9 @@ var (
 // commandTexts returns the shell text of a markdown file: each line of its
 // fenced blocks (backslash continuations joined), except blocks of a
 // language that is not a shell or config (go, php, promql, yaml), and each
-// inline code span of the prose. Each text comes with its line number.
-func commandTexts(md string) (texts []string, lines []int) {
+// inline code span of the prose (from texts[inline] on). Each text comes
+// with its line number.
+func commandTexts(md string) (texts []string, lines []int, inline int) {
 	var (
 		in, skip bool
 		prose    []string // prose lines, blank where fenced
@@ -108,6 +110,7 @@ func commandTexts(md string) (texts []string, lines []int) {
 		block = append(block, l)
 	}
 	// Inline spans may wrap: match over paragraphs.
+	inline = len(texts)
 	var para []string
 	start := 0
 	flush := func() {
@@ -129,7 +132,7 @@ func commandTexts(md string) (texts []string, lines []int) {
 		para = append(para, l)
 	}
 	flush()
-	return texts, lines
+	return texts, lines, inline
 }
 
 // shellWords splits one shell line into simple commands and each into
@@ -193,7 +196,7 @@ func docCommands(name, md string, subs map[string][]string) ([]docCommand, []str
 		problems []string
 		aliases  = map[string]string{}
 	)
-	texts, lines := commandTexts(md)
+	texts, lines, _ := commandTexts(md)
 	for i, text := range texts {
 		where := fmt.Sprintf("%s:%d", name, lines[i])
 		for _, words := range shellWords(text) {
@@ -348,6 +351,24 @@ func flagTables(name, md string, subs map[string][]string) ([]flagTable, []strin
 	return out, problems
 }
 
+var proseFlagRe = regexp.MustCompile(`^--([A-Za-z][A-Za-z0-9-]*)(\*)?`)
+
+// proseFlags returns the flags named by inline code spans of the prose
+// that start with one ("`--secret`", "`--tls-*`"), as "file:line name";
+// a wildcard keeps its trailing "-*".
+func proseFlags(name, md string) (where, flags []string) {
+	texts, lines, inline := commandTexts(md)
+	for i := inline; i < len(texts); i++ {
+		if m := proseFlagRe.FindStringSubmatch(texts[i]); m != nil {
+			where = append(where, fmt.Sprintf("%s:%d", name, lines[i]))
+			flags = append(flags, m[1]+m[2])
+		}
+	}
+	return where, flags
+}
+
+var compareFlagRe = regexp.MustCompile(`(?m)^\s+(?:-h\|)?--([a-z][a-z-]*)\)`)
+
 var helpFlagRe = regexp.MustCompile(`(?m)^\s+--?([A-Za-z][A-Za-z0-9-]*)`)
 
 // helpFlags returns the flags a --help text lists, plus h and help.
@@ -433,20 +454,26 @@ func TestDocsCommandFlags(t *testing.T) {
 	for _, sub := range gwSubs {
 		helps["gatewayworker "+sub] = helpFlags(gatewayworkerHelp(t, sub))
 	}
-	var built []string // programs to build
+	built := []string{"gwbench"} // programs to build: gwbench and every example
+	mains, err := filepath.Glob(filepath.Join(root, "examples", "*", "main.go"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, m := range mains {
+		built = append(built, "examples/"+filepath.Base(filepath.Dir(m)))
+	}
 	for _, c := range cmds {
 		if c.program != "gatewayworker" && !slices.Contains(built, c.program) {
-			built = append(built, c.program)
+			t.Errorf("%s: %s is not a program of this repository", c.where, c.program)
 		}
 	}
-	if len(built) > 0 {
-		if testing.Short() {
-			t.Logf("-short: not building %v; their command lines are not checked", built)
-		} else {
-			for prog, help := range builtHelps(t, root, built) {
-				helps[prog] = helpFlags(help)
-			}
+	if testing.Short() {
+		t.Logf("-short: not building %v; their command lines and the flags named in prose are not checked", built)
+	} else {
+		for prog, help := range builtHelps(t, root, built) {
+			helps[prog] = helpFlags(help)
 		}
+		checkProseFlags(t, root, helps)
 	}
 
 	checked := 0
@@ -464,6 +491,50 @@ func TestDocsCommandFlags(t *testing.T) {
 		}
 	}
 	t.Logf("checked %d command lines of %d", checked, len(cmds))
+}
+
+// checkProseFlags checks the flags the prose names on their own
+// ("set `--secret` on every process"): each must be a flag of one of our
+// programs or of bench/compare.sh ("`--tls-*`": of some flag so prefixed).
+func checkProseFlags(t *testing.T, root string, helps map[string]map[string]bool) {
+	t.Helper()
+	known := map[string]bool{}
+	for _, fl := range helps {
+		for f := range fl {
+			known[f] = true
+		}
+	}
+	script, err := os.ReadFile(filepath.Join(root, "bench", "compare.sh"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, m := range compareFlagRe.FindAllStringSubmatch(string(script), -1) {
+		known[m[1]] = true
+	}
+	n := 0
+	for _, f := range markdownFiles(t, root) {
+		b, err := os.ReadFile(f)
+		if err != nil {
+			t.Fatal(err)
+		}
+		rel, _ := filepath.Rel(root, f)
+		where, flags := proseFlags(rel, string(b))
+		for i, fl := range flags {
+			n++
+			if prefix, ok := strings.CutSuffix(fl, "*"); ok {
+				if !slices.ContainsFunc(slices.Collect(maps.Keys(known)), func(k string) bool { return strings.HasPrefix(k, prefix) }) {
+					t.Errorf("%s: `--%s` matches no flag of gatewayworker, gwbench, the examples or bench/compare.sh", where[i], fl)
+				}
+				continue
+			}
+			if !known[fl] {
+				t.Errorf("%s: `--%s` is no flag of gatewayworker, gwbench, the examples or bench/compare.sh", where[i], fl)
+			}
+		}
+	}
+	if n < 50 {
+		t.Errorf("found only %d flags named in the prose: the parser is broken", n)
+	}
 }
 
 // builtHelps builds gwbench and the examples named in progs into a temporary
@@ -576,5 +647,15 @@ func TestDocsFlagTablesParser(t *testing.T) {
 	}
 	if len(problems) != 1 || !strings.HasPrefix(problems[0], "t.md:24: a table of options that names no command") {
 		t.Errorf("problems %q", problems)
+	}
+}
+
+func TestDocsProseFlagsParser(t *testing.T) {
+	md := "Set `--secret` (or `GW_SECRET`) and\n`--lan-tls-*` on gateways; add `--tls-cert /x.pem --tls-key\n/y.pem` here.\n\n" +
+		"```sh\ngatewayworker gateway `--not-prose`\n```\n"
+	where, flags := proseFlags("p.md", md)
+	got := fmt.Sprint(where, flags)
+	if want := "[p.md:1 p.md:2 p.md:2] [secret lan-tls-* tls-cert]"; got != want {
+		t.Fatalf("proseFlags = %s, want %s", got, want)
 	}
 }
