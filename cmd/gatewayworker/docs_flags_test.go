@@ -659,3 +659,52 @@ func TestDocsProseFlagsParser(t *testing.T) {
 		t.Fatalf("proseFlags = %s, want %s", got, want)
 	}
 }
+
+// TestREADMELayout checks that the README's Layout section names every
+// top-level directory, every command under cmd/ and every example.
+func TestREADMELayout(t *testing.T) {
+	root := repoRoot(t)
+	b, err := os.ReadFile(filepath.Join(root, "README.md"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	_, layout, ok := strings.Cut(string(b), "\n## Layout\n")
+	if !ok {
+		t.Fatal("README.md has no ## Layout section")
+	}
+	layout, _, _ = strings.Cut(layout, "\n## ")
+	entries, err := os.ReadDir(root)
+	if err != nil {
+		t.Fatal(err)
+	}
+	n := 0
+	for _, e := range entries {
+		name := e.Name()
+		if !e.IsDir() || strings.HasPrefix(name, ".") || name == "bin" || name == "dist" { // build output (.gitignore)
+			continue
+		}
+		n++
+		if !strings.Contains(layout, "`"+name+"/") && !strings.Contains(layout, "`"+name+"`") {
+			t.Errorf("README.md's layout does not name the directory %s/", name)
+		}
+	}
+	if n < 8 {
+		t.Fatalf("found only %d top-level directories in %s", n, root)
+	}
+	for _, dir := range []string{"cmd", "examples"} {
+		subs, err := os.ReadDir(filepath.Join(root, dir))
+		if err != nil {
+			t.Fatal(err)
+		}
+		for _, e := range subs {
+			if !e.IsDir() {
+				continue
+			}
+			full := "`" + dir + "/" + e.Name() + "`"
+			short := "`" + e.Name() + "`" // in the examples/ row
+			if !strings.Contains(layout, full) && !(dir == "examples" && strings.Contains(layout, short)) {
+				t.Errorf("README.md's layout does not name %s/%s", dir, e.Name())
+			}
+		}
+	}
+}
