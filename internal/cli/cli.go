@@ -40,6 +40,7 @@ type Set struct {
 	args    []string // positional arguments, after Parse
 	name    string
 	summary string
+	bare    bool // NewBare: no options, not even --config
 	config  string
 	getenv  func(string) string
 }
@@ -61,7 +62,8 @@ func New(name, summary string, out io.Writer, getenv func(string) string) *Set {
 // --config), for a subcommand such as version: it still answers -h/--help
 // and refuses anything else.
 func NewBare(name, summary string, out io.Writer) *Set {
-	s := &Set{fs: flag.NewFlagSet(name, flag.ContinueOnError), name: name, summary: summary, getenv: func(string) string { return "" }}
+	s := &Set{fs: flag.NewFlagSet(name, flag.ContinueOnError), name: name, summary: summary, bare: true,
+		getenv: func(string) string { return "" }}
 	s.fs.SetOutput(out)
 	s.fs.Usage = s.usage
 	return s
@@ -74,7 +76,7 @@ func EnvName(flagName string) string {
 
 func (s *Set) usage() {
 	w := s.fs.Output()
-	if s.fs.Lookup("config") == nil { // NewBare
+	if s.bare {
 		fmt.Fprintf(w, "Usage: gatewayworker %s%s\n\n%s\n", s.name, s.argsHint(), s.summary)
 		return
 	}
@@ -139,9 +141,9 @@ func (s *Set) Args() []string { return s.args }
 func (s *Set) Usage() { s.fs.Usage() }
 
 // Parse resolves every option from args, the environment and the config
-// file, in that order of precedence.
-// Flags and positional arguments may be interspersed. A set whose summary
-// names no ARGS refuses positional arguments.
+// file, in that order of precedence. Flags and positional arguments may be
+// interspersed; a set whose summary names no ARGS refuses positional
+// arguments.
 func (s *Set) Parse(args []string) error {
 	flags, positional := s.split(args)
 	if err := s.fs.Parse(flags); err != nil {
