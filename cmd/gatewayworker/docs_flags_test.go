@@ -14,6 +14,9 @@ import (
 	"sort"
 	"strings"
 	"testing"
+	"time"
+
+	"github.com/gatewayworker/gatewayworker/internal/cli"
 )
 
 // This file keeps the docs honest about the command lines they show: every
@@ -284,6 +287,9 @@ type flagTable struct {
 	where    string
 	commands []docCommand // program and sub only
 	flags    []string
+	defaults []string // per flag: its cell in a "default" column ("" when none)
+	rows     []int    // per flag: its line
+	defCol   int      // index of the "default" column (0: none)
 }
 
 var cellFlagRe = regexp.MustCompile(`^--([A-Za-z][A-Za-z0-9-]*)`)
@@ -321,23 +327,45 @@ func flagTables(name, md string, subs map[string][]string) ([]flagTable, []strin
 			}
 			continue
 		}
+		cells := strings.Split(l, "|")
 		if cur == nil {
 			where := fmt.Sprintf("%s:%d", name, i+1)
 			cmds, p := docCommands(name, strings.Join(context, "\n"), subs)
 			problems = append(problems, p...)
 			cur = &flagTable{where: where, commands: cmds}
+			for j, c := range cells {
+				if strings.EqualFold(strings.TrimSpace(c), "default") {
+					cur.defCol = j
+				}
+			}
 		}
-		cells := strings.Split(l, "|")
 		if len(cells) < 3 {
 			continue
 		}
 		if !strings.HasPrefix(strings.TrimSpace(cells[1]), "`--") {
 			continue // not an option row: "(fixed)", or a table of something else
 		}
+		var flags []string
 		for _, m := range inlineRe.FindAllStringSubmatch(cells[1], -1) {
 			if f := cellFlagRe.FindStringSubmatch(m[1]); f != nil {
-				cur.flags = append(cur.flags, f[1])
+				flags = append(flags, f[1])
 			}
+		}
+		// The default cell: one value per flag ("25s, 2" for two flags);
+		// anything else is not checked.
+		defaults := make([]string, len(flags))
+		if cur.defCol > 0 && cur.defCol < len(cells) {
+			cell := strings.TrimSpace(cells[cur.defCol])
+			if pieces := strings.Split(cell, ", "); len(flags) == 1 {
+				defaults[0] = cell
+			} else if len(pieces) == len(flags) {
+				copy(defaults, pieces)
+			}
+		}
+		for j := range flags {
+			cur.flags = append(cur.flags, flags[j])
+			cur.defaults = append(cur.defaults, defaults[j])
+			cur.rows = append(cur.rows, i+1)
 		}
 	}
 	if cur != nil && len(cur.flags) > 0 {
@@ -368,6 +396,73 @@ func proseFlags(name, md string) (where, flags []string) {
 }
 
 var compareFlagRe = regexp.MustCompile(`(?m)^\s+(?:-h\|)?--([a-z][a-z-]*)\)`)
+
+var (
+	docValueRe    = regexp.MustCompile(`^(\d+(?:\.\d+)?)\s*(KiB|MiB|GiB|ms|s|m|h)?\b`)
+	docAddrRe     = regexp.MustCompile(`^[0-9.]*:\d+$`)
+	helpDefaultRe = regexp.MustCompile(`(?m)^\s+--([A-Za-z][A-Za-z0-9-]*)\n\s+\t.*?(?:\(default ([^()]*?), env GW_[A-Z0-9_]+\)|\(env GW_[A-Z0-9_]+\))$`)
+)
+
+// docDefault reads the value a table's default cell gives: "10s", "1 MiB",
+// "0 (no limit)", "empty", "off", "`127.0.0.1:7946`". ok is false for a
+// cell it cannot read ("= max message size", "at least 1"), which is not
+// checked.
+func docDefault(cell string) (v string, ok bool) {
+	cell = strings.TrimSpace(strings.ReplaceAll(cell, "`", ""))
+	if before, _, found := strings.Cut(cell, " ("); found {
+		cell = before
+	}
+	if before, _, found := strings.Cut(cell, ";"); found {
+		cell = before
+	}
+	switch word, _, _ := strings.Cut(cell, " "); word {
+	case "empty", "none":
+		return "", true
+	case "off":
+		return "false", true
+	case "on":
+		return "true", true
+	}
+	if docAddrRe.MatchString(cell) {
+		return cell, true
+	}
+	if m := docValueRe.FindStringSubmatch(cell); m != nil {
+		return m[1] + m[2], true
+	}
+	return "", false
+}
+
+// sameDefault compares a documented default with the one --help prints,
+// as durations or sizes when both read as such ("1m" and "1m0s").
+func sameDefault(doc, help string) bool {
+	if doc == help {
+		return true
+	}
+	if doc == "false" && (help == "" || help == "0") { // "off" for a number or list: 0 or none
+		return true
+	}
+	if a, err := time.ParseDuration(doc); err == nil {
+		if b, err := time.ParseDuration(help); err == nil {
+			return a == b
+		}
+	}
+	if a, err := cli.ParseSize(doc); err == nil {
+		if b, err := cli.ParseSize(help); err == nil {
+			return a == b
+		}
+	}
+	return false
+}
+
+// helpDefaults returns the default each flag of a gatewayworker --help text
+// prints ("" when none).
+func helpDefaults(help string) map[string]string {
+	out := map[string]string{}
+	for _, m := range helpDefaultRe.FindAllStringSubmatch(help, -1) {
+		out[m[1]] = m[2]
+	}
+	return out
+}
 
 var helpFlagRe = regexp.MustCompile(`(?m)^\s+--?([A-Za-z][A-Za-z0-9-]*)`)
 
@@ -427,7 +522,10 @@ func TestDocsCommandFlags(t *testing.T) {
 	sort.Strings(gwSubs)
 	subs := map[string][]string{"gatewayworker": gwSubs, "gwbench": {"run", "child"}}
 
-	var cmds []docCommand
+	var (
+		cmds      []docCommand
+		tablesAll []flagTable
+	)
 	for _, f := range markdownFiles(t, root) {
 		b, err := os.ReadFile(f)
 		if err != nil {
@@ -444,15 +542,22 @@ func TestDocsCommandFlags(t *testing.T) {
 			for _, c := range tb.commands {
 				cmds = append(cmds, docCommand{where: tb.where + " (table)", program: c.program, sub: c.sub, flags: tb.flags})
 			}
+			tablesAll = append(tablesAll, tb)
 		}
 	}
 	if len(cmds) < 20 {
 		t.Fatalf("found only %d command lines in the docs: the parser is broken", len(cmds))
 	}
 
-	helps := map[string]map[string]bool{} // "program sub" -> flags
+	helps := map[string]map[string]bool{}      // "program sub" -> flags
+	defaults := map[string]map[string]string{} // "gatewayworker sub" -> flag -> default
 	for _, sub := range gwSubs {
-		helps["gatewayworker "+sub] = helpFlags(gatewayworkerHelp(t, sub))
+		help := gatewayworkerHelp(t, sub)
+		helps["gatewayworker "+sub] = helpFlags(help)
+		defaults["gatewayworker "+sub] = helpDefaults(help)
+		if sub == "gateway" && len(defaults["gatewayworker "+sub]) < 30 {
+			t.Fatalf("read only %d defaults from gatewayworker gateway --help: the parser is broken", len(defaults["gatewayworker "+sub]))
+		}
 	}
 	built := []string{"gwbench"} // programs to build: gwbench and every example
 	mains, err := filepath.Glob(filepath.Join(root, "examples", "*", "main.go"))
@@ -491,6 +596,30 @@ func TestDocsCommandFlags(t *testing.T) {
 		}
 	}
 	t.Logf("checked %d command lines of %d", checked, len(cmds))
+
+	// The defaults the option tables give are the ones --help prints.
+	nDefaults := 0
+	for _, tb := range tablesAll {
+		for _, c := range tb.commands {
+			key := c.program + " " + c.sub
+			for j, f := range tb.flags {
+				want, ok := docDefault(tb.defaults[j])
+				have, defined := defaults[key][f]
+				if !ok || !defined || tb.defaults[j] == "" {
+					continue
+				}
+				nDefaults++
+				if !sameDefault(want, have) {
+					t.Errorf("%s:%d: %s --%s: the table says default %q, `%s --help` says %q",
+						strings.SplitN(tb.where, ":", 2)[0], tb.rows[j], key, f, tb.defaults[j], key, have)
+				}
+			}
+		}
+	}
+	if nDefaults < 20 {
+		t.Errorf("checked only %d defaults of the option tables: the parser is broken", nDefaults)
+	}
+	t.Logf("checked %d defaults of option tables", nDefaults)
 }
 
 // checkProseFlags checks the flags the prose names on their own
@@ -705,6 +834,33 @@ func TestREADMELayout(t *testing.T) {
 			if !strings.Contains(layout, full) && !(dir == "examples" && strings.Contains(layout, short)) {
 				t.Errorf("README.md's layout does not name %s/%s", dir, e.Name())
 			}
+		}
+	}
+}
+
+func TestDocDefault(t *testing.T) {
+	for cell, want := range map[string]string{
+		"`10s`": "10s", "1 MiB": "1MiB", "0 (no limit)": "0", "empty (any origin)": "", "off": "false",
+		"on": "true", "256 (bytes)": "256", "256 bytes": "256", "1024 events": "1024", "`127.0.0.1:7946`": "127.0.0.1:7946",
+		"0 (off); burst = one second's worth": "0",
+	} {
+		if got, ok := docDefault(cell); !ok || got != want {
+			t.Errorf("docDefault(%q) = %q, %v; want %q", cell, got, ok, want)
+		}
+	}
+	for _, cell := range []string{"= max message size", "at least 1", "host name"} {
+		if got, ok := docDefault(cell); ok {
+			t.Errorf("docDefault(%q) = %q, want it unread", cell, got)
+		}
+	}
+	for _, c := range [][2]string{{"1m", "1m0s"}, {"1MiB", "1048576"}, {"false", ""}, {"false", "0"}, {"", ""}} {
+		if !sameDefault(c[0], c[1]) {
+			t.Errorf("sameDefault(%q, %q) = false", c[0], c[1])
+		}
+	}
+	for _, c := range [][2]string{{"", "127.0.0.1:7946"}, {"2MiB", "1MiB"}, {"10s", "1m0s"}, {"true", "false"}} {
+		if sameDefault(c[0], c[1]) {
+			t.Errorf("sameDefault(%q, %q) = true", c[0], c[1])
 		}
 	}
 }
