@@ -93,6 +93,21 @@ func TestVersionHelp(t *testing.T) {
 	}
 }
 
+func TestHelpCommand(t *testing.T) {
+	var out, errb bytes.Buffer
+	if code := run(context.Background(), []string{"help", "stats"}, &out, &errb, func(string) string { return "" }); code != 0 {
+		t.Fatalf("help stats: exit %d", code)
+	}
+	if !strings.HasPrefix(errb.String(), "Usage: gatewayworker stats [options]\n") || !strings.Contains(errb.String(), "--timeout") {
+		t.Fatalf("help stats printed %q", errb.String())
+	}
+	errb.Reset()
+	if code := run(context.Background(), []string{"help", "nope"}, &out, &errb, func(string) string { return "" }); code != 2 ||
+		!strings.Contains(errb.String(), `unknown command "nope"`) {
+		t.Fatalf("help nope: exit %d, %q", code, errb.String())
+	}
+}
+
 func TestStatsDistinctErrors(t *testing.T) {
 	if distinctErrors(nil) != nil {
 		t.Fatal("distinctErrors(nil) != nil")
