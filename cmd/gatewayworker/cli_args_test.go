@@ -8,6 +8,8 @@ import (
 	"strings"
 	"testing"
 	"time"
+
+	"github.com/gatewayworker/gatewayworker/businessworker"
 )
 
 // TestFlagsAfterArguments sends through a real cluster with the flags
@@ -113,10 +115,17 @@ func TestStatsDistinctErrors(t *testing.T) {
 		t.Fatal("distinctErrors(nil) != nil")
 	}
 	// stats joins its three queries' errors: the same deadline thrice is
-	// one bare deadline (so that the no-register case is recognised).
+	// one deadline, printed once.
 	three := errors.Join(errors.Join(context.DeadlineExceeded, context.DeadlineExceeded), context.DeadlineExceeded)
 	if got := distinctErrors(three); got != context.DeadlineExceeded {
-		t.Fatalf("distinctErrors(3 x deadline) = %#v, want the bare deadline", got)
+		t.Fatalf("distinctErrors(3 x deadline) = %#v, want the deadline", got)
+	}
+	if !noRegister(three) {
+		t.Fatal("noRegister(3 x deadline) = false")
+	}
+	gw := errors.Join(&businessworker.GatewayError{Node: 1, Err: context.DeadlineExceeded})
+	if noRegister(gw) {
+		t.Fatal("noRegister(a gateway's deadline) = true: the register did answer")
 	}
 	mixed := errors.Join(errors.Join(context.DeadlineExceeded, context.Canceled), nil, context.DeadlineExceeded)
 	if got := distinctErrors(mixed).Error(); got != "context deadline exceeded\ncontext canceled" {

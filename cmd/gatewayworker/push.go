@@ -174,11 +174,11 @@ func sendError(name string, o pushOptions, err error) error {
 	return fmt.Errorf("%s: %w", name, err)
 }
 
-// noRegister reports whether err is the bare deadline of a call that never
-// got a gateway set from any register: a call that reached gateways fails
-// with errors naming them instead.
+// noRegister reports whether err is the deadline of a call that never got a
+// gateway set from any register: once it has one, every failure is about a
+// gateway and comes as a *businessworker.GatewayError.
 func noRegister(err error) bool {
-	return err == context.DeadlineExceeded // identity: a gateway error would wrap it
+	return errors.Is(err, context.DeadlineExceeded) && !errors.As(err, new(*businessworker.GatewayError))
 }
 
 // noRegisterError is the one error of a command that reached no register.

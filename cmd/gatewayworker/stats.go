@@ -35,8 +35,8 @@ func runStats(ctx context.Context, e env, args []string) error {
 // printStats writes one row per gateway and a row of cluster totals (groups
 // and uids counted once however many gateways hold them). Gateways that did
 // not answer are reported in the returned error after the table. When no
-// gateway answered it prints no table and returns the error (a bare
-// context.DeadlineExceeded when no register answered).
+// gateway answered it prints no table and returns the error (the deadline,
+// when no register answered).
 func printStats(ctx context.Context, w io.Writer, p *pushclient.Client) error {
 	gws, gerr := p.Stats(ctx)
 	groups, err := p.GetAllGroupIdList(ctx)
