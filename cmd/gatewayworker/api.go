@@ -16,7 +16,8 @@ func runAPI(ctx context.Context, e env, args []string) error {
 		listen string
 	)
 	s := cli.New("api", "Serve the HTTP push API (JSON; see docs/api.md). Every request carries the cluster secret as a bearer token.", e.stderr, e.getenv)
-	o.define(s)
+	o.define(s, "cluster secret: required, it is the bearer token every request carries (and the secret of the internal links)",
+		"bound on each HTTP request: its query, or its command and (with \"flush\": true) the wait until every gateway applied it")
 	s.String(&listen, "listen", "127.0.0.1:8081", "HTTP address of the API")
 	if err := parse(s, args); err != nil {
 		return err

@@ -10,6 +10,7 @@
 //
 // Workers are Go programs that import the businessworker package; see
 // examples/chat. Run "gatewayworker <command> --help" for every option.
+// Options may come before or after a command's arguments; "--" ends them.
 package main
 
 import (

@@ -13,8 +13,8 @@ import (
 	"github.com/gatewayworker/gatewayworker/pushclient"
 )
 
-// defaultPushTimeout bounds a push subcommand: linking, the send and the
-// wait until the gateways applied it.
+// defaultPushTimeout bounds a one-shot push subcommand (linking, the send
+// and the wait until the gateways applied it) and each request of api.
 const defaultPushTimeout = 10 * time.Second
 
 // pushOptions are the options of the subcommands that act through a push
@@ -27,24 +27,32 @@ type pushOptions struct {
 	log       cli.Logging
 }
 
-func (o *pushOptions) define(s *cli.Set) {
+// The help of --secret and --timeout differs between the one-shot commands
+// and api (required secret, per-request timeout): secretHelp and timeoutHelp.
+func (o *pushOptions) define(s *cli.Set, secretHelp, timeoutHelp string) {
 	s.List(&o.registers, "register", []string{"127.0.0.1:1236"}, "comma-separated register addresses")
-	s.String(&o.secret, "secret", "", "cluster secret (empty: none)")
-	s.Duration(&o.timeout, "timeout", defaultPushTimeout, "bound on the whole command (link, send, acknowledgement)")
+	s.String(&o.secret, "secret", "", secretHelp)
+	s.Duration(&o.timeout, "timeout", defaultPushTimeout, timeoutHelp)
 	o.tls.define(s, "tls-", true)
 	o.log.Define(s)
 }
 
+// Help texts of --secret and --timeout for the one-shot commands.
+const (
+	oneShotSecretHelp  = "cluster secret (empty: none)"
+	oneShotTimeoutHelp = "bound on the whole command (link, send, acknowledgement)"
+)
+
 // client builds the push client the options describe; the logs go to w.
-// A one-shot command (send-to-*, stats) logs warnings and errors only unless
-// --log-level asks for debug, so its output is the result alone.
+// A one-shot command (send-to-*, stats) logs errors only unless --log-level
+// asks for debug or warn, so its output is the result, or one error, alone.
 func (o *pushOptions) client(w io.Writer, name string, oneShot bool) (*pushclient.Client, error) {
 	if o.timeout <= 0 {
 		return nil, usageError{fmt.Errorf("--timeout must be positive, got %v", o.timeout)}
 	}
 	logging := o.log
 	if oneShot && strings.EqualFold(logging.Level, "info") {
-		logging.Level = "warn"
+		logging.Level = "error"
 	}
 	log, err := logging.Logger(w)
 	if err != nil {
@@ -116,7 +124,7 @@ func runSend(spec sendSpec) func(ctx context.Context, e env, args []string) erro
 		)
 		want := append(append([]string{}, spec.args...), "TEXT")
 		s := cli.New(spec.name, spec.summary+"; it exits 0 once every gateway applied it.\n\nARGS: "+strings.Join(want, " "), e.stderr, e.getenv)
-		o.define(s)
+		o.define(s, oneShotSecretHelp, oneShotTimeoutHelp)
 		s.Bool(&binary, "binary", false, "send a binary WebSocket frame instead of a text one")
 		if spec.exclude {
 			s.List(&exclude, "exclude", nil, "comma-separated client ids to leave out")
@@ -142,20 +150,39 @@ func runSend(spec sendSpec) func(ctx context.Context, e env, args []string) erro
 			opts = append(opts, businessworker.WithExclude(exclude...))
 		}
 		if err := spec.send(ctx, p, pos[:len(pos)-1], m, opts); err != nil {
-			return sendError(err)
+			return sendError(spec.name, o, err)
 		}
 		if err := p.Flush(ctx); err != nil {
+			if noRegister(err) {
+				return o.noRegisterError(spec.name, err)
+			}
 			return fmt.Errorf("%s: not acknowledged by every gateway: %w", spec.name, err)
 		}
 		return nil
 	}
 }
 
-// sendError marks bad arguments as usage errors.
-func sendError(err error) error {
+// sendError marks bad arguments as usage errors and names the command.
+func sendError(name string, o pushOptions, err error) error {
 	if errors.Is(err, businessworker.ErrInvalidClientID) || errors.Is(err, businessworker.ErrEmptyGroup) ||
 		errors.Is(err, businessworker.ErrEmptyUID) {
 		return usageError{err}
 	}
-	return err
+	if noRegister(err) {
+		return o.noRegisterError(name, err)
+	}
+	return fmt.Errorf("%s: %w", name, err)
+}
+
+// noRegister reports whether err is the deadline of a call that never got a
+// gateway set from any register: once it has one, every failure is about a
+// gateway and comes as a *businessworker.GatewayError.
+func noRegister(err error) bool {
+	return errors.Is(err, context.DeadlineExceeded) && !errors.As(err, new(*businessworker.GatewayError))
+}
+
+// noRegisterError is the one error of a command that reached no register.
+func (o pushOptions) noRegisterError(name string, err error) error {
+	return fmt.Errorf("%s: no register answered within %v (--register %s): %w (--log-level warn shows each attempt)",
+		name, o.timeout, strings.Join(o.registers, ","), err)
 }

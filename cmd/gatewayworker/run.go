@@ -41,6 +41,9 @@ func commands() map[string]command {
 // success, 2 on a usage or configuration error, 1 on a runtime failure.
 func run(ctx context.Context, args []string, stdout, stderr io.Writer, getenv func(string) string) int {
 	cmds := commands()
+	if len(args) > 1 && args[0] == "help" { // "help stats" is "stats --help"
+		args = []string{args[1], "--help"}
+	}
 	if len(args) == 0 || args[0] == "-h" || args[0] == "--help" || args[0] == "help" {
 		usage(stderr, cmds)
 		if len(args) == 0 {
@@ -80,7 +83,7 @@ func usage(w io.Writer, cmds map[string]command) {
 	for _, n := range names {
 		fmt.Fprintf(w, "  %-14s %s\n", n, cmds[n].summary)
 	}
-	fmt.Fprintln(w, "\nRun 'gatewayworker <command> --help' for the options of a command.")
+	fmt.Fprintln(w, "\nRun 'gatewayworker <command> --help' (or 'gatewayworker help <command>') for the options of a command.")
 }
 
 // usageError marks a bad flag or option value (exit code 2).

@@ -5,6 +5,8 @@ import (
 	"fmt"
 	"runtime"
 	"runtime/debug"
+
+	"github.com/gatewayworker/gatewayworker/internal/cli"
 )
 
 // version is set at link time by release builds (-ldflags "-X main.version=v1.2.3");
@@ -27,7 +29,11 @@ func versionString() string {
 	return v
 }
 
-func runVersion(_ context.Context, e env, _ []string) error {
+func runVersion(_ context.Context, e env, args []string) error {
+	s := cli.NewBare("version", "Print the version of gatewayworker, the Go version it was built with, and the platform.", e.stderr)
+	if err := parse(s, args); err != nil {
+		return err
+	}
 	_, err := fmt.Fprintf(e.stdout, "gatewayworker %s %s %s/%s\n", versionString(), runtime.Version(), runtime.GOOS, runtime.GOARCH)
 	return err
 }

@@ -7,6 +7,10 @@
 // --config (or GW_CONFIG), then the documented default. A bad value is
 // refused at start with a message that names the option and where the
 // value came from.
+//
+// Flags may come before, between or after the positional arguments; "--"
+// ends the flags (what follows is positional even when it starts with a
+// dash).
 package cli
 
 import (
@@ -33,8 +37,10 @@ var ErrHelp = flag.ErrHelp
 // Set is the option set of one subcommand.
 type Set struct {
 	fs      *flag.FlagSet
+	args    []string // positional arguments, after Parse
 	name    string
 	summary string
+	bare    bool // NewBare: no options, not even --config
 	config  string
 	getenv  func(string) string
 }
@@ -52,6 +58,17 @@ func New(name, summary string, out io.Writer, getenv func(string) string) *Set {
 	return s
 }
 
+// NewBare returns an option set with no options at all (not even
+// --config), for a subcommand such as version: it still answers -h/--help
+// and refuses anything else.
+func NewBare(name, summary string, out io.Writer) *Set {
+	s := &Set{fs: flag.NewFlagSet(name, flag.ContinueOnError), name: name, summary: summary, bare: true,
+		getenv: func(string) string { return "" }}
+	s.fs.SetOutput(out)
+	s.fs.Usage = s.usage
+	return s
+}
+
 // EnvName returns the environment variable of a flag.
 func EnvName(flagName string) string {
 	return EnvPrefix + strings.ToUpper(strings.ReplaceAll(flagName, "-", "_"))
@@ -59,6 +76,10 @@ func EnvName(flagName string) string {
 
 func (s *Set) usage() {
 	w := s.fs.Output()
+	if s.bare {
+		fmt.Fprintf(w, "Usage: gatewayworker %s%s\n\n%s\n", s.name, s.argsHint(), s.summary)
+		return
+	}
 	fmt.Fprintf(w, "Usage: gatewayworker %s [options]%s\n\n%s\n\nOptions (flag > environment > --config file > default):\n", s.name, s.argsHint(), s.summary)
 	s.fs.VisitAll(func(f *flag.Flag) {
 		if f.DefValue == "" {
@@ -69,11 +90,17 @@ func (s *Set) usage() {
 	})
 }
 
+// argsHint is the positional arguments named after "ARGS:" in the summary
+// (" ID TEXT"), or "" when the command takes none.
 func (s *Set) argsHint() string {
-	if strings.Contains(s.summary, "ARGS:") {
-		return " ARGS"
+	_, args, ok := strings.Cut(s.summary, "ARGS:")
+	if !ok {
+		return ""
 	}
-	return ""
+	if line, _, _ := strings.Cut(args, "\n"); strings.TrimSpace(line) != "" {
+		return " " + strings.TrimSpace(line)
+	}
+	return " ARGS"
 }
 
 // String defines a string option.
@@ -108,19 +135,26 @@ func (s *Set) List(p *[]string, name string, def []string, usage string) {
 }
 
 // Args returns the positional arguments after Parse.
-func (s *Set) Args() []string { return s.fs.Args() }
+func (s *Set) Args() []string { return s.args }
 
 // Usage writes the usage text.
 func (s *Set) Usage() { s.fs.Usage() }
 
 // Parse resolves every option from args, the environment and the config
-// file, in that order of precedence.
+// file, in that order of precedence. Flags and positional arguments may be
+// interspersed; a set whose summary names no ARGS refuses positional
+// arguments.
 func (s *Set) Parse(args []string) error {
-	if err := s.fs.Parse(args); err != nil {
+	flags, positional := s.split(args)
+	if err := s.fs.Parse(flags); err != nil {
 		if errors.Is(err, flag.ErrHelp) {
 			return ErrHelp
 		}
 		return fmt.Errorf("%s: %w", s.name, err)
+	}
+	s.args = positional
+	if len(s.args) > 0 && s.argsHint() == "" {
+		return fmt.Errorf("%s: unexpected argument %q (this command takes options only)", s.name, s.args[0])
 	}
 	given := map[string]bool{}
 	s.fs.Visit(func(f *flag.Flag) { given[f.Name] = true })
@@ -168,6 +202,41 @@ func (s *Set) Parse(args []string) error {
 		}
 	})
 	return errors.Join(errs...)
+}
+
+// split separates the flags (with their values) from the positional
+// arguments, so that flags may follow arguments: "send-to-uid 42 hi
+// --timeout 5s". A flag takes the next argument as its value unless it is a
+// bool flag or is written --name=value. Unknown flags stay with the flags, so
+// that flag.FlagSet reports them (and -h/--help).
+func (s *Set) split(args []string) (flags, positional []string) {
+	for i := 0; i < len(args); i++ {
+		a := args[i]
+		if a == "--" {
+			return flags, append(positional, args[i+1:]...)
+		}
+		if len(a) < 2 || a[0] != '-' {
+			positional = append(positional, a)
+			continue
+		}
+		flags = append(flags, a)
+		name := strings.TrimLeft(a, "-")
+		if strings.Contains(name, "=") {
+			continue
+		}
+		f := s.fs.Lookup(name)
+		if f == nil {
+			continue
+		}
+		if b, ok := f.Value.(interface{ IsBoolFlag() bool }); ok && b.IsBoolFlag() {
+			continue
+		}
+		if i+1 < len(args) {
+			i++
+			flags = append(flags, args[i])
+		}
+	}
+	return flags, positional
 }
 
 func yamlScalar(v any) string {

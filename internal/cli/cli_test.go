@@ -134,3 +134,93 @@ func TestLogging(t *testing.T) {
 		t.Fatalf("bad format accepted: %v", err)
 	}
 }
+
+func TestFlagsAfterArguments(t *testing.T) {
+	for _, tc := range []struct {
+		args    []string
+		listen  string
+		regs    string
+		verbose bool
+		pos     []string
+	}{
+		{[]string{"a", "b", "--listen", "x:1"}, "x:1", "127.0.0.1:1236", false, []string{"a", "b"}},
+		{[]string{"a", "--listen=x:2", "b", "--verbose"}, "x:2", "127.0.0.1:1236", true, []string{"a", "b"}},
+		{[]string{"--verbose", "a", "--register", "r:1,r:2", "b"}, "127.0.0.1:7272", "r:1,r:2", true, []string{"a", "b"}},
+		// A bool flag takes no separate value: "false" is positional.
+		{[]string{"--verbose", "false"}, "127.0.0.1:7272", "127.0.0.1:1236", true, []string{"false"}},
+		// "--" ends the flags; a value may itself start with a dash.
+		{[]string{"a", "--", "--listen", "-b"}, "127.0.0.1:7272", "127.0.0.1:1236", false, []string{"a", "--listen", "-b"}},
+		{[]string{"--listen", "-x", "a"}, "-x", "127.0.0.1:1236", false, []string{"a"}},
+		{[]string{"-", "--listen", "y:3"}, "y:3", "127.0.0.1:1236", false, []string{"-"}},
+	} {
+		var o opts
+		var verbose bool
+		s := New("send", "test\n\nARGS: A B", io.Discard, func(string) string { return "" })
+		s.String(&o.listen, "listen", "127.0.0.1:7272", "listen")
+		s.List(&o.regs, "register", []string{"127.0.0.1:1236"}, "registers")
+		s.Bool(&verbose, "verbose", false, "verbose")
+		if err := s.Parse(tc.args); err != nil {
+			t.Fatalf("%q: %v", tc.args, err)
+		}
+		if o.listen != tc.listen || strings.Join(o.regs, ",") != tc.regs || verbose != tc.verbose ||
+			strings.Join(s.Args(), "|") != strings.Join(tc.pos, "|") {
+			t.Errorf("%q: listen %q register %v verbose %v args %q; want %q %q %v %q",
+				tc.args, o.listen, o.regs, verbose, s.Args(), tc.listen, tc.regs, tc.verbose, tc.pos)
+		}
+	}
+}
+
+func TestFlagErrorsAfterArguments(t *testing.T) {
+	for args, want := range map[string]string{
+		"a --nope":           "flag provided but not defined: -nope",
+		"a b --listen":       "flag needs an argument: -listen",
+		"a --max-pending xl": "max-pending",
+	} {
+		var o opts
+		s := New("send", "test\n\nARGS: A B", io.Discard, func(string) string { return "" })
+		s.String(&o.listen, "listen", "", "listen")
+		s.Int64(&o.pending, "max-pending", 0, "bytes")
+		err := s.Parse(strings.Fields(args))
+		if err == nil || !strings.Contains(err.Error(), want) {
+			t.Errorf("%q: err = %v, want one containing %q", args, err, want)
+		}
+	}
+	var o opts
+	var help strings.Builder
+	s := New("send", "test\n\nARGS: A B", &help, func(string) string { return "" })
+	s.String(&o.listen, "listen", "", "listen")
+	if err := s.Parse([]string{"a", "--help"}); !errors.Is(err, ErrHelp) {
+		t.Errorf("help after an argument: err = %v", err)
+	}
+	if !strings.HasPrefix(help.String(), "Usage: gatewayworker send [options] A B\n") {
+		t.Errorf("usage %q does not name the arguments", help.String())
+	}
+}
+
+func TestOptionsOnlySetRefusesArguments(t *testing.T) {
+	var o opts
+	err := newSet(&o, nil).Parse([]string{"--listen", "x:1", "stray"})
+	if err == nil || !strings.Contains(err.Error(), `unexpected argument "stray"`) {
+		t.Fatalf("err = %v, want unexpected argument", err)
+	}
+}
+
+func TestBareSet(t *testing.T) {
+	var buf strings.Builder
+	s := NewBare("version", "Print the version.", &buf)
+	if err := s.Parse([]string{"--help"}); !errors.Is(err, ErrHelp) {
+		t.Fatalf("err = %v, want ErrHelp", err)
+	}
+	if got := buf.String(); got != "Usage: gatewayworker version\n\nPrint the version.\n" {
+		t.Fatalf("help %q", got)
+	}
+	if err := s.Parse([]string{"--config", "x.yaml"}); err == nil {
+		t.Fatal("a bare set took --config")
+	}
+	if err := s.Parse([]string{"x"}); err == nil {
+		t.Fatal("a bare set took an argument")
+	}
+	if err := s.Parse(nil); err != nil {
+		t.Fatal(err)
+	}
+}
