@@ -73,14 +73,14 @@ func (a *API) SendToClient(ctx context.Context, clientID string, m Message) erro
 	return a.l.Enqueue(ctx, id.Node, sendCmd(s))
 }
 
-// SendToUid sends m to every connection bound to uid (all its devices).
-func (a *API) SendToUid(ctx context.Context, uid string, m Message) error {
-	return a.SendToUids(ctx, []string{uid}, m)
+// SendToUID sends m to every connection bound to uid (all its devices).
+func (a *API) SendToUID(ctx context.Context, uid string, m Message) error {
+	return a.SendToUIDs(ctx, []string{uid}, m)
 }
 
-// SendToUids sends m to every connection bound to one of uids; a connection
+// SendToUIDs sends m to every connection bound to one of uids; a connection
 // is sent m once.
-func (a *API) SendToUids(ctx context.Context, uids []string, m Message) error {
+func (a *API) SendToUIDs(ctx context.Context, uids []string, m Message) error {
 	if slices.Contains(uids, "") {
 		return ErrEmptyUID
 	}
@@ -167,9 +167,9 @@ func (a *API) Ungroup(ctx context.Context, group string) error {
 	})
 }
 
-// BindUid binds the client to uid; a client has at most one uid, so this
+// BindUID binds the client to uid; a client has at most one uid, so this
 // replaces any earlier binding.
-func (a *API) BindUid(ctx context.Context, clientID, uid string) error {
+func (a *API) BindUID(ctx context.Context, clientID, uid string) error {
 	if uid == "" {
 		return ErrEmptyUID
 	}
@@ -178,8 +178,8 @@ func (a *API) BindUid(ctx context.Context, clientID, uid string) error {
 	})
 }
 
-// UnbindUid removes the client's binding to uid.
-func (a *API) UnbindUid(ctx context.Context, clientID, uid string) error {
+// UnbindUID removes the client's binding to uid.
+func (a *API) UnbindUID(ctx context.Context, clientID, uid string) error {
 	if uid == "" {
 		return ErrEmptyUID
 	}
@@ -294,9 +294,9 @@ func (a *API) IsOnline(ctx context.Context, clientID string) (bool, error) {
 	return res.Count > 0, err
 }
 
-// GetSession returns the client's session; ErrClientNotFound if it is not
+// Session returns the client's session; ErrClientNotFound if it is not
 // connected.
-func (a *API) GetSession(ctx context.Context, clientID string) (map[string]string, error) {
+func (a *API) Session(ctx context.Context, clientID string) (map[string]string, error) {
 	info, err := a.queryClient(ctx, clientID, true)
 	if err != nil {
 		return nil, err
@@ -311,9 +311,9 @@ func (a *API) GetSession(ctx context.Context, clientID string) (map[string]strin
 	return s, nil
 }
 
-// GetUidByClientId returns the client's uid ("" when unbound);
+// UID returns the client's uid ("" when unbound);
 // ErrClientNotFound if it is not connected.
-func (a *API) GetUidByClientId(ctx context.Context, clientID string) (string, error) {
+func (a *API) UID(ctx context.Context, clientID string) (string, error) {
 	info, err := a.queryClient(ctx, clientID, false)
 	if err != nil {
 		return "", err
@@ -332,9 +332,9 @@ func idStrings(ids []clientid.ID) []string {
 	return out
 }
 
-// GetClientIdByUid returns the clients bound to uid. Like every query over
+// ClientsByUID returns the clients bound to uid. Like every query over
 // all gateways, on error it returns what the gateways that answered said.
-func (a *API) GetClientIdByUid(ctx context.Context, uid string) ([]string, error) {
+func (a *API) ClientsByUID(ctx context.Context, uid string) ([]string, error) {
 	if uid == "" {
 		return nil, ErrEmptyUID
 	}
@@ -344,23 +344,23 @@ func (a *API) GetClientIdByUid(ctx context.Context, uid string) ([]string, error
 	return idStrings(res.Uids[uid]), err
 }
 
-// IsUidOnline reports whether any client is bound to uid.
-func (a *API) IsUidOnline(ctx context.Context, uid string) (bool, error) {
-	ids, err := a.GetClientIdByUid(ctx, uid)
+// IsUIDOnline reports whether any client is bound to uid.
+func (a *API) IsUIDOnline(ctx context.Context, uid string) (bool, error) {
+	ids, err := a.ClientsByUID(ctx, uid)
 	return len(ids) > 0, err
 }
 
-// GetAllClientIdCount returns the number of connected clients.
-func (a *API) GetAllClientIdCount(ctx context.Context) (int, error) {
+// CountClients returns the number of connected clients.
+func (a *API) CountClients(ctx context.Context) (int, error) {
 	res, err := a.l.Query(ctx, nil, func(uint64) *pb.Query {
 		return &pb.Query{Kind: pb.Query_KIND_CLIENTS, CountOnly: true}
 	})
 	return int(res.Count), err
 }
 
-// GetClientIdCountByGroup returns the number of members of group; "" counts
+// CountClientsInGroup returns the number of members of group; "" counts
 // every client (like GatewayWorker).
-func (a *API) GetClientIdCountByGroup(ctx context.Context, group string) (int, error) {
+func (a *API) CountClientsInGroup(ctx context.Context, group string) (int, error) {
 	q := &pb.Query{Kind: pb.Query_KIND_CLIENTS, CountOnly: true}
 	if group != "" {
 		q.Groups = []string{group}
@@ -369,8 +369,8 @@ func (a *API) GetClientIdCountByGroup(ctx context.Context, group string) (int, e
 	return int(res.Count), err
 }
 
-// GetClientIdListByGroup returns the members of group.
-func (a *API) GetClientIdListByGroup(ctx context.Context, group string) ([]string, error) {
+// ClientsInGroup returns the members of group.
+func (a *API) ClientsInGroup(ctx context.Context, group string) ([]string, error) {
 	if group == "" {
 		return nil, ErrEmptyGroup
 	}
@@ -383,8 +383,8 @@ func (a *API) GetClientIdListByGroup(ctx context.Context, group string) ([]strin
 	return nil, err
 }
 
-// GetUidListByGroup returns the uids bound to members of group.
-func (a *API) GetUidListByGroup(ctx context.Context, group string) ([]string, error) {
+// UIDsInGroup returns the uids bound to members of group.
+func (a *API) UIDsInGroup(ctx context.Context, group string) ([]string, error) {
 	if group == "" {
 		return nil, ErrEmptyGroup
 	}
@@ -397,39 +397,39 @@ func (a *API) GetUidListByGroup(ctx context.Context, group string) ([]string, er
 	return nil, err
 }
 
-// GetAllGroupIdList returns every group with at least one member, sorted.
-func (a *API) GetAllGroupIdList(ctx context.Context) ([]string, error) {
+// Groups returns every group with at least one member, sorted.
+func (a *API) Groups(ctx context.Context) ([]string, error) {
 	res, err := a.l.Query(ctx, nil, func(uint64) *pb.Query {
 		return &pb.Query{Kind: pb.Query_KIND_GROUPS}
 	})
 	return slices.Sorted(maps.Keys(res.Groups)), err
 }
 
-// GetAllUidList returns every bound uid, sorted.
-func (a *API) GetAllUidList(ctx context.Context) ([]string, error) {
+// UIDs returns every bound uid, sorted.
+func (a *API) UIDs(ctx context.Context) ([]string, error) {
 	res, err := a.l.Query(ctx, nil, func(uint64) *pb.Query {
 		return &pb.Query{Kind: pb.Query_KIND_UIDS}
 	})
 	return slices.Sorted(maps.Keys(res.Uids)), err
 }
 
-// GetAllUidCount returns the number of distinct bound uids.
-func (a *API) GetAllUidCount(ctx context.Context) (int, error) {
-	uids, err := a.GetAllUidList(ctx)
+// CountUIDs returns the number of distinct bound uids.
+func (a *API) CountUIDs(ctx context.Context) (int, error) {
+	uids, err := a.UIDs(ctx)
 	return len(uids), err
 }
 
-// GetClientSessionsByGroup returns the sessions of the members of group, by
+// SessionsInGroup returns the sessions of the members of group, by
 // client id.
-func (a *API) GetClientSessionsByGroup(ctx context.Context, group string) (map[string]map[string]string, error) {
+func (a *API) SessionsInGroup(ctx context.Context, group string) (map[string]map[string]string, error) {
 	if group == "" {
 		return nil, ErrEmptyGroup
 	}
 	return a.sessions(ctx, &pb.Query{Kind: pb.Query_KIND_CLIENTS, Groups: []string{group}, WithSession: true})
 }
 
-// GetAllClientSessions returns the session of every client, by client id.
-func (a *API) GetAllClientSessions(ctx context.Context) (map[string]map[string]string, error) {
+// AllSessions returns the session of every client, by client id.
+func (a *API) AllSessions(ctx context.Context) (map[string]map[string]string, error) {
 	return a.sessions(ctx, &pb.Query{Kind: pb.Query_KIND_CLIENTS, WithSession: true})
 }
 
@@ -446,8 +446,8 @@ func (a *API) sessions(ctx context.Context, q *pb.Query) (map[string]map[string]
 	return out, err
 }
 
-// GetAllClientIdList returns the id of every connected client, sorted.
-func (a *API) GetAllClientIdList(ctx context.Context) ([]string, error) {
+// Clients returns the id of every connected client, sorted.
+func (a *API) Clients(ctx context.Context) ([]string, error) {
 	res, err := a.l.Query(ctx, nil, func(uint64) *pb.Query {
 		return &pb.Query{Kind: pb.Query_KIND_CLIENTS}
 	})
@@ -459,10 +459,10 @@ func (a *API) GetAllClientIdList(ctx context.Context) ([]string, error) {
 	return out, err
 }
 
-// GetUidCountByGroup returns the number of distinct uids bound to members of
+// CountUIDsInGroup returns the number of distinct uids bound to members of
 // group.
-func (a *API) GetUidCountByGroup(ctx context.Context, group string) (int, error) {
-	uids, err := a.GetUidListByGroup(ctx, group)
+func (a *API) CountUIDsInGroup(ctx context.Context, group string) (int, error) {
+	uids, err := a.UIDsInGroup(ctx, group)
 	return len(uids), err
 }
 
@@ -474,9 +474,9 @@ func (a *API) allGroups(ctx context.Context) (map[string]*linker.GroupResult, er
 	return res.Groups, err
 }
 
-// GetAllGroupUidList returns, for every group, the uids bound to its members
+// AllGroupUIDs returns, for every group, the uids bound to its members
 // (sorted; a group whose members are all unbound maps to an empty list).
-func (a *API) GetAllGroupUidList(ctx context.Context) (map[string][]string, error) {
+func (a *API) AllGroupUIDs(ctx context.Context) (map[string][]string, error) {
 	groups, err := a.allGroups(ctx)
 	out := make(map[string][]string, len(groups))
 	for name, g := range groups {
@@ -485,9 +485,9 @@ func (a *API) GetAllGroupUidList(ctx context.Context) (map[string][]string, erro
 	return out, err
 }
 
-// GetAllGroupClientIdList returns, for every group, the ids of its members,
+// AllGroupClients returns, for every group, the ids of its members,
 // sorted.
-func (a *API) GetAllGroupClientIdList(ctx context.Context) (map[string][]string, error) {
+func (a *API) AllGroupClients(ctx context.Context) (map[string][]string, error) {
 	groups, err := a.allGroups(ctx)
 	out := make(map[string][]string, len(groups))
 	for name, g := range groups {
@@ -498,9 +498,9 @@ func (a *API) GetAllGroupClientIdList(ctx context.Context) (map[string][]string,
 	return out, err
 }
 
-// BatchGetClientIdByUid returns the clients bound to each of uids, in one
+// ClientsByUIDs returns the clients bound to each of uids, in one
 // query per gateway; every uid asked for is a key (no client: empty list).
-func (a *API) BatchGetClientIdByUid(ctx context.Context, uids []string) (map[string][]string, error) {
+func (a *API) ClientsByUIDs(ctx context.Context, uids []string) (map[string][]string, error) {
 	if slices.Contains(uids, "") {
 		return nil, ErrEmptyUID
 	}
@@ -518,10 +518,10 @@ func (a *API) BatchGetClientIdByUid(ctx context.Context, uids []string) (map[str
 	return out, err
 }
 
-// IsUidsOnline reports, for each of uids, whether any client is bound to it
-// (GatewayClient's isUidsOnline), in one query per gateway.
-func (a *API) IsUidsOnline(ctx context.Context, uids []string) (map[string]bool, error) {
-	ids, err := a.BatchGetClientIdByUid(ctx, uids)
+// UIDsOnline reports, for each of uids, whether any client is bound to it
+// (GatewayClient's isUidsOnline in the docs mapping), in one query per gateway.
+func (a *API) UIDsOnline(ctx context.Context, uids []string) (map[string]bool, error) {
+	ids, err := a.ClientsByUIDs(ctx, uids)
 	if ids == nil {
 		return nil, err
 	}
@@ -532,9 +532,9 @@ func (a *API) IsUidsOnline(ctx context.Context, uids []string) (map[string]bool,
 	return out, err
 }
 
-// BatchGetClientIdCountByGroup returns the number of members of each of
+// CountClientsInGroups returns the number of members of each of
 // groups, in one query per gateway; every group asked for is a key.
-func (a *API) BatchGetClientIdCountByGroup(ctx context.Context, groups []string) (map[string]int, error) {
+func (a *API) CountClientsInGroups(ctx context.Context, groups []string) (map[string]int, error) {
 	if slices.Contains(groups, "") {
 		return nil, ErrEmptyGroup
 	}
@@ -562,7 +562,7 @@ type GatewayStats struct {
 	PublicAddr  string `json:"public_addr"` // address clients connect to
 	Clients     int    `json:"clients"`
 	Groups      int    `json:"groups"`       // groups with a member on this gateway
-	Uids        int    `json:"uids"`         // uids bound on this gateway
+	UIDs        int    `json:"uids"`         // uids bound on this gateway
 	Workers     int    `json:"workers"`      // linked workers
 	PushClients int    `json:"push_clients"` // linked push clients (the caller included)
 }
@@ -592,7 +592,7 @@ func (a *API) Stats(ctx context.Context) ([]GatewayStats, error) {
 			PublicAddr:  info.GetPublicAddr(),
 			Clients:     int(st.GetClients()),
 			Groups:      int(st.GetGroups()),
-			Uids:        int(st.GetUids()),
+			UIDs:        int(st.GetUids()),
 			Workers:     int(st.GetWorkers()),
 			PushClients: int(st.GetPushClients()),
 		})

@@ -27,7 +27,7 @@
 // its own, so every send is "raw" and Message.Binary chooses between a text
 // and a binary WebSocket frame.
 //
-// Queries (IsOnline, GetSession, counts and lists) ask the gateways concerned
+// Queries (IsOnline, Session, counts and lists) ask the gateways concerned
 // in parallel under ctx's deadline (10 s when ctx has none). When a gateway
 // does not answer in time or its link is down, the call returns the merged
 // result of the gateways that answered together with an error naming the

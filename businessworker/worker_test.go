@@ -260,7 +260,7 @@ func TestAPIRoutingAndValidation(t *testing.T) {
 	if err := p.JoinGroup(bg, a, ""); !errors.Is(err, ErrEmptyGroup) {
 		t.Fatalf("empty group: %v", err)
 	}
-	if err := p.BindUid(bg, a, ""); !errors.Is(err, ErrEmptyUID) {
+	if err := p.BindUID(bg, a, ""); !errors.Is(err, ErrEmptyUID) {
 		t.Fatalf("empty uid: %v", err)
 	}
 	if err := p.SendToGroup(bg, "g", Text("x"), WithClients(a)); !errors.Is(err, ErrInvalidOption) {
@@ -273,7 +273,7 @@ func TestAPIRoutingAndValidation(t *testing.T) {
 		}
 	}
 	must(p.SendToClient(bg, a, Text("one")))
-	must(p.BindUid(bg, b, "0"))
+	must(p.BindUID(bg, b, "0"))
 	must(p.SendToAll(bg, Binary([]byte{1}), WithExclude(a, b)))
 	must(p.SendToAll(bg, Text("only"), WithClients(b)))
 	must(p.SendToGroup(bg, "0", Text("grp"), WithExclude(b)))
@@ -385,26 +385,26 @@ func TestQueries(t *testing.T) {
 	if ok, err := w.IsOnline(bg, gone); ok || err != nil {
 		t.Fatalf("IsOnline(gone gateway) = %v, %v", ok, err)
 	}
-	if s, err := w.GetSession(bg, on); err != nil || s["k"] != "v" {
+	if s, err := w.Session(bg, on); err != nil || s["k"] != "v" {
 		t.Fatalf("GetSession = %v, %v", s, err)
 	}
-	if _, err := w.GetSession(bg, off); !errors.Is(err, ErrClientNotFound) {
-		t.Fatalf("GetSession(off): %v", err)
+	if _, err := w.Session(bg, off); !errors.Is(err, ErrClientNotFound) {
+		t.Fatalf("Session(off): %v", err)
 	}
-	if ids, err := w.GetClientIdByUid(bg, "u"); err != nil || !slices.Equal(ids, []string{on}) {
-		t.Fatalf("GetClientIdByUid = %v, %v", ids, err)
+	if ids, err := w.ClientsByUID(bg, "u"); err != nil || !slices.Equal(ids, []string{on}) {
+		t.Fatalf("ClientsByUID = %v, %v", ids, err)
 	}
-	if n, err := w.GetAllClientIdCount(bg); err != nil || n != 1 {
-		t.Fatalf("GetAllClientIdCount = %v, %v", n, err)
+	if n, err := w.CountClients(bg); err != nil || n != 1 {
+		t.Fatalf("CountClients = %v, %v", n, err)
 	}
-	if ids, err := w.GetClientIdListByGroup(bg, "room"); err != nil || !slices.Equal(ids, []string{on}) {
-		t.Fatalf("GetClientIdListByGroup = %v, %v", ids, err)
+	if ids, err := w.ClientsInGroup(bg, "room"); err != nil || !slices.Equal(ids, []string{on}) {
+		t.Fatalf("ClientsInGroup = %v, %v", ids, err)
 	}
-	if uids, err := w.GetUidListByGroup(bg, "room"); err != nil || !slices.Equal(uids, []string{"u"}) {
-		t.Fatalf("GetUidListByGroup = %v, %v", uids, err)
+	if uids, err := w.UIDsInGroup(bg, "room"); err != nil || !slices.Equal(uids, []string{"u"}) {
+		t.Fatalf("UIDsInGroup = %v, %v", uids, err)
 	}
-	if all, err := w.GetAllClientSessions(bg); err != nil || all[on]["k"] != "v" {
-		t.Fatalf("GetAllClientSessions = %v, %v", all, err)
+	if all, err := w.AllSessions(bg); err != nil || all[on]["k"] != "v" {
+		t.Fatalf("AllSessions = %v, %v", all, err)
 	}
 }
 

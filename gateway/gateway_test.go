@@ -288,7 +288,7 @@ func TestSendAllGroupsUids(t *testing.T) {
 	if ur.GetCount() != 1 || !slices.Equal(ur.GetUids()[0].GetConns(), []uint64{conns[1]}) {
 		t.Fatalf("uids after unbind = %v", ur)
 	}
-	if st := tg.Stats(); st.Groups != 1 || st.Uids != 1 {
+	if st := tg.Stats(); st.Groups != 1 || st.UIDs != 1 {
 		t.Fatalf("stats = %+v", st)
 	}
 	// Unknown clients: sends are dropped, single-client commands fail.

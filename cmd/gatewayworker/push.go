@@ -83,7 +83,7 @@ func sendSpecs() []sendSpec {
 			}},
 		{"send-to-uid", "send TEXT to every connection bound to UID (sendToUid)", []string{"UID"}, false,
 			func(ctx context.Context, p *pushclient.Client, a []string, m businessworker.Message, _ []businessworker.SendOption) error {
-				return p.SendToUid(ctx, a[0], m)
+				return p.SendToUID(ctx, a[0], m)
 			}},
 		{"send-to-group", "send TEXT to every member of GROUP (sendToGroup)", []string{"GROUP"}, true,
 			func(ctx context.Context, p *pushclient.Client, a []string, m businessworker.Message, opts []businessworker.SendOption) error {

@@ -111,10 +111,10 @@ func TestSendCommands(t *testing.T) {
 	ok("send-to-all", "to all")
 	ok("send-to-all", "--exclude", f.ids["a"], "not a")
 	ok("send-to-client", f.ids["a"], "to a")
-	if err := f.api.BindUid(ctx, f.ids["a"], "0"); err != nil {
+	if err := f.api.BindUID(ctx, f.ids["a"], "0"); err != nil {
 		t.Fatal(err)
 	}
-	if err := f.api.BindUid(ctx, f.ids["b"], "0"); err != nil {
+	if err := f.api.BindUID(ctx, f.ids["b"], "0"); err != nil {
 		t.Fatal(err)
 	}
 	if err := f.api.JoinGroup(ctx, f.ids["b"], "room"); err != nil {

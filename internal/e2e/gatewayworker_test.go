@@ -205,7 +205,7 @@ func (roomHandler) OnWebSocketConnect(ctx context.Context, c *businessworker.Cli
 	w := c.Worker()
 	_ = w.JoinGroup(ctx, c.ID(), "room")
 	if uid := hs.Query().Get("uid"); uid != "" {
-		_ = w.BindUid(ctx, c.ID(), uid)
+		_ = w.BindUID(ctx, c.ID(), uid)
 	}
 }
 
@@ -227,7 +227,7 @@ func TestE2EGatewayClientPush(t *testing.T) {
 	b := dial(t, g2.ws+"?uid=bob")
 	b2 := dial(t, g2.ws+"?uid=bob")
 	eventually(t, "clients in room", func() bool {
-		n, _ := w.GetClientIdCountByGroup(context.Background(), "room")
+		n, _ := w.CountClientsInGroup(context.Background(), "room")
 		return n == 3
 	})
 	// Queries, merged over both gateways as GatewayClient does.
@@ -280,11 +280,11 @@ func TestE2EGatewayClientPush(t *testing.T) {
 	if sess["name"] != "alice" || sess["level"] != float64(3) {
 		t.Fatalf("PHP session %v", sess)
 	}
-	goIDs, err := w.GetClientIdByUid(context.Background(), "alice")
+	goIDs, err := w.ClientsByUID(context.Background(), "alice")
 	if err != nil || len(goIDs) != 1 {
 		t.Fatalf("Go ids of alice: %v %v", goIDs, err)
 	}
-	gs, err := w.GetSession(context.Background(), goIDs[0])
+	gs, err := w.Session(context.Background(), goIDs[0])
 	if err != nil || gs["name"] != "alice" {
 		t.Fatalf("Go view of the PHP session: %v %v", gs, err)
 	}

@@ -33,7 +33,7 @@ func TestHAGatewayPartition(t *testing.T) {
 	count := func() (int, error) {
 		ctx, cancel := context.WithTimeout(context.Background(), time.Second)
 		defer cancel()
-		return w.GetAllClientIdCount(ctx)
+		return w.CountClients(ctx)
 	}
 	if n, err := count(); n != 2 || err != nil {
 		t.Fatalf("count before the partition: %d, %v", n, err)

@@ -152,7 +152,7 @@ func TestSessionHandlerMergesWithConcurrentUpdates(t *testing.T) {
 	want := map[string]string{"keep": "k", "vip": "1", "push": "1", "mine": "1"}
 	var got map[string]string
 	testcluster.WaitFor(t, "write-back applied", func() bool {
-		s, err := f.p.GetSession(ctx, id)
+		s, err := f.p.Session(ctx, id)
 		got = s
 		return err == nil && s["mine"] == "1"
 	})
@@ -211,7 +211,7 @@ func TestSessionConcurrentHandlersAndPushers(t *testing.T) {
 		id := f.ids[name]
 		var got map[string]string
 		testcluster.WaitFor(t, name+" write-backs applied", func() bool {
-			s, err := f.p.GetSession(ctx, id)
+			s, err := f.p.Session(ctx, id)
 			got = s
 			return err == nil && s[fmt.Sprint("h", keys-1)] == "1"
 		})

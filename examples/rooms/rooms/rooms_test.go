@@ -136,7 +136,7 @@ func TestRooms(t *testing.T) {
 	bob.conn.Close()
 	// bob is gone from games; ann's room is unaffected.
 	testcluster.WaitFor(t, "bob offline", func() bool {
-		on, err := p.IsUidOnline(context.Background(), "bob")
+		on, err := p.IsUIDOnline(context.Background(), "bob")
 		return err == nil && !on
 	})
 }
