@@ -35,7 +35,7 @@
 //
 // Events are handled at least once: a gateway keeps an event until the
 // worker's handler returns, and hands it to another worker if the link
-// breaks first (Client.Redelivered reports it). Messages clients send while no
+// breaks first (the event's Redelivered field reports it). Messages clients send while no
 // worker is linked are dropped by the gateway.
 //
 // # Sessions

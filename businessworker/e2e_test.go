@@ -23,7 +23,8 @@ type chat struct {
 	ids []string
 }
 
-func (h *chat) OnWebSocketConnect(ctx context.Context, c *Client, hs Handshake) {
+func (h *chat) OnConnect(ctx context.Context, e ConnectEvent) (ConnectReply, error) {
+	c, hs := e.Client, e.Handshake
 	h.mu.Lock()
 	if h.hs == nil {
 		h.hs = map[string]Handshake{}
@@ -32,9 +33,11 @@ func (h *chat) OnWebSocketConnect(ctx context.Context, c *Client, hs Handshake) 
 	h.ids = append(h.ids, c.ID())
 	h.mu.Unlock()
 	_ = c.Send(ctx, Text("welcome "+hs.Query().Get("name")))
+	return ConnectReply{}, nil
 }
 
-func (h *chat) OnMessage(ctx context.Context, c *Client, m Message) {
+func (h *chat) OnMessage(ctx context.Context, e MessageEvent) {
+	c, m := e.Client, e.Message
 	cmd, arg, _ := strings.Cut(m.String(), " ")
 	switch cmd {
 	case "echo":
@@ -205,16 +208,17 @@ type slow struct {
 	entered chan string
 }
 
-func (h *slow) OnMessage(ctx context.Context, c *Client, m Message) {
-	h.entered <- m.String()
+func (h *slow) OnMessage(ctx context.Context, e MessageEvent) {
+	h.entered <- e.Message.String()
 	<-ctx.Done()
 }
 
 // redelivered echoes the messages it gets a second time.
 type redelivered struct{ BaseHandler }
 
-func (redelivered) OnMessage(ctx context.Context, c *Client, m Message) {
-	_ = c.Send(ctx, Text(fmt.Sprintf("%s redelivered=%v", m, c.Redelivered())))
+func (redelivered) OnMessage(ctx context.Context, e MessageEvent) {
+	c, m := e.Client, e.Message
+	_ = c.Send(ctx, Text(fmt.Sprintf("%s redelivered=%v", m, e.Redelivered)))
 }
 
 func TestClusterStoppedWorkerEventsGoToAnother(t *testing.T) {

@@ -210,15 +210,15 @@ func (w *Worker) handle(ctx context.Context, ev linker.Event) {
 	id := clientid.ID{Node: ev.Gateway, Conn: e.GetConn()}
 	remote, session, version := w.states.begin(id, e, time.Now())
 	c := &Client{
-		w:           w,
-		id:          id,
-		idStr:       id.String(),
-		remote:      remote,
-		uid:         e.GetUid(),
-		redelivered: e.GetRedelivered(),
-		base:        session,
-		version:     version,
+		w:       w,
+		id:      id,
+		idStr:   id.String(),
+		remote:  remote,
+		uid:     e.GetUid(),
+		base:    session,
+		version: version,
 	}
+	redelivered := e.GetRedelivered()
 	h := w.cfg.Handler
 	switch k := e.GetKind().(type) {
 	case *pb.Event_Connect:
@@ -226,13 +226,24 @@ func (w *Worker) handle(ctx context.Context, ev linker.Event) {
 		for _, hd := range k.Connect.GetHeaders() {
 			hs.Headers = append(hs.Headers, Header{Name: hd.GetName(), Value: hd.GetValue()})
 		}
-		w.safely("OnConnect", func() { h.OnConnect(ctx, c) })
-		w.safely("OnWebSocketConnect", func() { h.OnWebSocketConnect(ctx, c, hs) })
+		var (
+			reply ConnectReply
+			err   error
+		)
+		w.safely("OnConnect", func() {
+			reply, err = h.OnConnect(ctx, ConnectEvent{Client: c, Handshake: hs, RemoteAddr: remote, Redelivered: redelivered})
+		})
+		// The reply's commands are queued before this function returns,
+		// so before the event is acked: the gateway applies them before
+		// it routes the client's first message.
+		if !w.applyConnectReply(ctx, c, reply, err) {
+			return
+		}
 	case *pb.Event_Message:
 		msg := Message{Data: k.Message.GetData(), Binary: k.Message.GetBinary()}
-		w.safely("OnMessage", func() { h.OnMessage(ctx, c, msg) })
+		w.safely("OnMessage", func() { h.OnMessage(ctx, MessageEvent{Client: c, Message: msg, Redelivered: redelivered}) })
 	case *pb.Event_Close:
-		w.safely("OnClose", func() { h.OnClose(ctx, c) })
+		w.safely("OnClose", func() { h.OnClose(ctx, CloseEvent{Client: c, Redelivered: redelivered}) })
 		w.states.forget(id)
 		return
 	default:
@@ -250,6 +261,50 @@ func (w *Worker) handle(ctx context.Context, ev linker.Event) {
 		}
 		w.states.wrote(id, set, del, version, time.Now())
 	}
+}
+
+// applyConnectReply queues the commands of OnConnect's reply (or its
+// error) for the client's gateway: a close, or a bind, joins and the
+// reply's session keys (merged into the handler's session changes, which
+// the caller writes back). It reports whether the caller should write the
+// session back (false when the client is closed).
+func (w *Worker) applyConnectReply(ctx context.Context, c *Client, reply ConnectReply, err error) bool {
+	if err != nil {
+		w.log.Warn("OnConnect failed: closing the client", "client", c.idStr, "err", err)
+		w.metrics.connectRefused.Add(1)
+		if cerr := w.CloseClient(ctx, c.idStr, WithCloseCode(1011, "internal error")); cerr != nil {
+			w.log.Warn("OnConnect: close", "client", c.idStr, "err", cerr)
+		}
+		return false
+	}
+	if r := reply.Refuse; r != nil {
+		code := r.Code
+		if code == 0 {
+			code = DefaultRefusalCode
+		}
+		w.metrics.connectRefused.Add(1)
+		if cerr := w.CloseClient(ctx, c.idStr, WithCloseCode(code, r.Reason)); cerr != nil {
+			w.log.Warn("OnConnect: refuse", "client", c.idStr, "err", cerr)
+		}
+		return false
+	}
+	if reply.UID != "" {
+		if berr := w.BindUID(ctx, c.idStr, reply.UID); berr != nil {
+			w.log.Warn("OnConnect: bind uid", "client", c.idStr, "err", berr)
+		}
+	}
+	for _, g := range reply.Groups {
+		if jerr := w.JoinGroup(ctx, c.idStr, g); jerr != nil {
+			w.log.Warn("OnConnect: join group", "client", c.idStr, "group", g, "err", jerr)
+		}
+	}
+	if len(reply.Session) > 0 {
+		s := c.Session()
+		for k, v := range reply.Session {
+			s[k] = v
+		}
+	}
+	return true
 }
 
 // sweepClients forgets, every sweepInterval until ctx is done, the clients

@@ -95,15 +95,20 @@ func (r *recorder) OnWorkerStart(ctx context.Context, w *Worker) {
 	r.started = true
 	r.mu.Unlock()
 }
-func (r *recorder) OnConnect(ctx context.Context, c *Client) { r.add(c, "connect "+c.RemoteAddr()) }
-func (r *recorder) OnWebSocketConnect(ctx context.Context, c *Client, hs Handshake) {
+func (r *recorder) OnConnect(ctx context.Context, e ConnectEvent) (ConnectReply, error) {
+	r.add(e.Client, "connect "+e.Client.RemoteAddr())
 	r.mu.Lock()
-	r.hs = hs
+	r.hs = e.Handshake
 	r.mu.Unlock()
-	r.add(c, "ws "+hs.Path)
+	r.add(e.Client, "ws "+e.Handshake.Path)
+	return ConnectReply{}, nil
 }
-func (r *recorder) OnMessage(ctx context.Context, c *Client, m Message) { r.add(c, "msg "+m.String()) }
-func (r *recorder) OnClose(ctx context.Context, c *Client)              { r.add(c, "close "+c.RemoteAddr()) }
+func (r *recorder) OnMessage(ctx context.Context, e MessageEvent) {
+	r.add(e.Client, "msg "+e.Message.String())
+}
+func (r *recorder) OnClose(ctx context.Context, e CloseEvent) {
+	r.add(e.Client, "close "+e.Client.RemoteAddr())
+}
 func (r *recorder) OnWorkerStop(ctx context.Context, w *Worker) {
 	r.mu.Lock()
 	r.stopped = true
@@ -174,7 +179,8 @@ type sessionHandler struct {
 	seen []string
 }
 
-func (h *sessionHandler) OnMessage(ctx context.Context, c *Client, m Message) {
+func (h *sessionHandler) OnMessage(ctx context.Context, e MessageEvent) {
+	c, m := e.Client, e.Message
 	s := c.Session()
 	h.mu.Lock()
 	h.seen = append(h.seen, m.String()+"="+s["n"])

@@ -35,10 +35,12 @@ type pushNames struct {
 	m  map[string]string
 }
 
-func (h *pushNames) OnWebSocketConnect(_ context.Context, c *businessworker.Client, hs businessworker.Handshake) {
+func (h *pushNames) OnConnect(_ context.Context, e businessworker.ConnectEvent) (businessworker.ConnectReply, error) {
+	c, hs := e.Client, e.Handshake
 	h.mu.Lock()
 	defer h.mu.Unlock()
 	h.m[hs.Query().Get("name")] = c.ID()
+	return businessworker.ConnectReply{}, nil
 }
 
 func newPushFixture(t *testing.T) *pushFixture {

@@ -145,9 +145,9 @@ type countingChat struct {
 	n atomic.Int64
 }
 
-func (h *countingChat) OnMessage(ctx context.Context, c *businessworker.Client, m businessworker.Message) {
+func (h *countingChat) OnMessage(ctx context.Context, e businessworker.MessageEvent) {
 	h.n.Add(1)
-	h.Handler.OnMessage(ctx, c, m)
+	h.Handler.OnMessage(ctx, e)
 }
 
 // TestE2EGatewayWorkerChatMixed: the seed's group chat with one PHP-protocol
@@ -201,12 +201,14 @@ func TestE2EGatewayWorkerChatMixed(t *testing.T) {
 // ?uid= query parameter.
 type roomHandler struct{ businessworker.BaseHandler }
 
-func (roomHandler) OnWebSocketConnect(ctx context.Context, c *businessworker.Client, hs businessworker.Handshake) {
+func (roomHandler) OnConnect(ctx context.Context, e businessworker.ConnectEvent) (businessworker.ConnectReply, error) {
+	c, hs := e.Client, e.Handshake
 	w := c.Worker()
 	_ = w.JoinGroup(ctx, c.ID(), "room")
 	if uid := hs.Query().Get("uid"); uid != "" {
 		_ = w.BindUID(ctx, c.ID(), uid)
 	}
+	return businessworker.ConnectReply{}, nil
 }
 
 // TestE2EGatewayClientPush: a PHP GatewayClient (gwclient.php) learns the

@@ -19,7 +19,8 @@ type cmdHandler struct {
 
 func (h *cmdHandler) OnWorkerStart(_ context.Context, w *businessworker.Worker) { h.w = w }
 
-func (h *cmdHandler) OnMessage(ctx context.Context, c *businessworker.Client, m businessworker.Message) {
+func (h *cmdHandler) OnMessage(ctx context.Context, e businessworker.MessageEvent) {
+	c, m := e.Client, e.Message
 	if m.Binary {
 		_ = c.Send(ctx, m) // binary: echo as is
 		return

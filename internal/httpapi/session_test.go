@@ -30,13 +30,16 @@ type sessionKeys struct {
 	release chan struct{}
 }
 
-func (h *sessionKeys) OnWebSocketConnect(_ context.Context, c *businessworker.Client, hs businessworker.Handshake) {
+func (h *sessionKeys) OnConnect(_ context.Context, e businessworker.ConnectEvent) (businessworker.ConnectReply, error) {
+	c, hs := e.Client, e.Handshake
 	h.mu.Lock()
 	defer h.mu.Unlock()
 	h.ids[hs.Query().Get("name")] = c.ID()
+	return businessworker.ConnectReply{}, nil
 }
 
-func (h *sessionKeys) OnMessage(ctx context.Context, c *businessworker.Client, m businessworker.Message) {
+func (h *sessionKeys) OnMessage(ctx context.Context, e businessworker.MessageEvent) {
+	c, m := e.Client, e.Message
 	cmd, arg, _ := strings.Cut(m.String(), " ")
 	s := c.Session()
 	switch cmd {

@@ -81,7 +81,8 @@ func (h *Handler) log() *slog.Logger {
 }
 
 // OnMessage handles one Inbound message.
-func (h *Handler) OnMessage(ctx context.Context, c *businessworker.Client, m businessworker.Message) {
+func (h *Handler) OnMessage(ctx context.Context, e businessworker.MessageEvent) {
+	c, m := e.Client, e.Message
 	var in Inbound
 	if m.Binary || json.Unmarshal(m.Data, &in) != nil {
 		h.reply(ctx, c, Outbound{Type: "error", Text: "send JSON text messages"})
@@ -114,7 +115,8 @@ func (h *Handler) OnMessage(ctx context.Context, c *businessworker.Client, m bus
 }
 
 // OnClose tells the client's room that it left.
-func (h *Handler) OnClose(ctx context.Context, c *businessworker.Client) {
+func (h *Handler) OnClose(ctx context.Context, e businessworker.CloseEvent) {
+	c := e.Client
 	s := c.Session()
 	if s[keyName] == "" {
 		return
