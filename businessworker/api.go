@@ -7,23 +7,29 @@ import (
 	"slices"
 	"strings"
 
+	"github.com/gatewayworker/gatewayworker/internal/apihook"
 	"github.com/gatewayworker/gatewayworker/internal/clientid"
 	"github.com/gatewayworker/gatewayworker/internal/linker"
 	pb "github.com/gatewayworker/gatewayworker/proto/gatewayworker/v1"
 )
 
 // API is what business code calls to act on clients (GatewayWorker's
-// Lib\Gateway); it is embedded in Worker and in pushclient.Client. Its methods
-// are safe for concurrent use. Calls made before the first set of gateways is
-// known wait for it, bounded by ctx.
+// Lib\Gateway): sends, groups, uids, sessions and queries. A Worker embeds
+// one (New makes it); package pushclient offers the same calls to programs
+// that handle no events. Its methods are safe for concurrent use. Calls made
+// before the first set of gateways is known wait for it, bounded by ctx.
+//
+// The zero API (and a nil *API) is not linked to anything: its calls return
+// ErrNotInitialized (Workers returns nil) and never panic.
 type API struct {
 	l *linker.Linker
 }
 
-// NewAPI returns the API over l. It exists for the packages of this module
-// that run their own Linker (pushclient); programs get an API from New or
-// pushclient.New.
-func NewAPI(l *linker.Linker) *API { return &API{l: l} }
+func init() {
+	// pushclient builds its API over its own linker through this hook,
+	// so no exported constructor takes an internal type.
+	apihook.NewAPI = func(l *linker.Linker) any { return &API{l: l} }
+}
 
 func sendCmd(s *pb.Send) *pb.Command { return &pb.Command{Op: &pb.Command_Send{Send: s}} }
 
@@ -51,11 +57,11 @@ func (a *API) SendToAll(ctx context.Context, m Message, opts ...SendOption) erro
 		for _, node := range slices.Sorted(maps.Keys(only)) {
 			s := newSend(pb.Send_TARGET_CLIENTS, m)
 			s.Conns, s.Exclude = only[node], exclude[node]
-			errs = append(errs, a.l.Enqueue(ctx, node, sendCmd(s)))
+			errs = append(errs, a.enqueue(ctx, node, sendCmd(s)))
 		}
 		return errors.Join(errs...)
 	}
-	return a.l.EnqueueAll(ctx, func(node uint64) *pb.Command {
+	return a.enqueueAll(ctx, func(node uint64) *pb.Command {
 		s := newSend(pb.Send_TARGET_ALL, m)
 		s.Exclude = exclude[node]
 		return sendCmd(s)
@@ -70,7 +76,7 @@ func (a *API) SendToClient(ctx context.Context, clientID string, m Message) erro
 	}
 	s := newSend(pb.Send_TARGET_CLIENTS, m)
 	s.Conns = []uint64{id.Conn}
-	return a.l.Enqueue(ctx, id.Node, sendCmd(s))
+	return a.enqueue(ctx, id.Node, sendCmd(s))
 }
 
 // SendToUID sends m to every connection bound to uid (all its devices).
@@ -88,7 +94,7 @@ func (a *API) SendToUIDs(ctx context.Context, uids []string, m Message) error {
 		return nil
 	}
 	uids = slices.Clone(uids)
-	return a.l.EnqueueAll(ctx, func(uint64) *pb.Command {
+	return a.enqueueAll(ctx, func(uint64) *pb.Command {
 		s := newSend(pb.Send_TARGET_UIDS, m)
 		s.Uids = uids
 		return sendCmd(s)
@@ -121,7 +127,7 @@ func (a *API) SendToGroups(ctx context.Context, groups []string, m Message, opts
 		return nil
 	}
 	groups = slices.Clone(groups)
-	return a.l.EnqueueAll(ctx, func(node uint64) *pb.Command {
+	return a.enqueueAll(ctx, func(node uint64) *pb.Command {
 		s := newSend(pb.Send_TARGET_GROUPS, m)
 		s.Groups, s.Exclude = groups, exclude[node]
 		return sendCmd(s)
@@ -134,7 +140,7 @@ func (a *API) toClient(ctx context.Context, clientID string, build func(conn uin
 	if err != nil {
 		return err
 	}
-	return a.l.Enqueue(ctx, id.Node, build(id.Conn))
+	return a.enqueue(ctx, id.Node, build(id.Conn))
 }
 
 // JoinGroup adds the client to group.
@@ -162,7 +168,7 @@ func (a *API) Ungroup(ctx context.Context, group string) error {
 	if group == "" {
 		return ErrEmptyGroup
 	}
-	return a.l.EnqueueAll(ctx, func(uint64) *pb.Command {
+	return a.enqueueAll(ctx, func(uint64) *pb.Command {
 		return &pb.Command{Op: &pb.Command_Ungroup{Ungroup: &pb.Ungroup{Groups: []string{group}}}}
 	})
 }
@@ -238,7 +244,12 @@ func updateSessionCmd(conn uint64, set map[string]string, del []string) *pb.Comm
 
 // Flush returns once every gateway has applied every command sent through
 // this API before the call.
-func (a *API) Flush(ctx context.Context) error { return a.l.Flush(ctx) }
+func (a *API) Flush(ctx context.Context) error {
+	if a == nil || a.l == nil {
+		return ErrNotInitialized
+	}
+	return exportErr(a.l.Flush(ctx))
+}
 
 // queryClient asks the client's gateway about the client.
 func (a *API) queryClient(ctx context.Context, clientID string, withSession bool) (*pb.ClientInfo, error) {
@@ -246,7 +257,7 @@ func (a *API) queryClient(ctx context.Context, clientID string, withSession bool
 	if err != nil {
 		return nil, err
 	}
-	res, err := a.l.Query(ctx, []uint64{id.Node}, func(uint64) *pb.Query {
+	res, err := a.query(ctx, []uint64{id.Node}, func(uint64) *pb.Query {
 		return &pb.Query{Kind: pb.Query_KIND_CLIENTS, Conns: []uint64{id.Conn}, WithSession: withSession}
 	})
 	for _, c := range res.Clients {
@@ -285,7 +296,7 @@ func (a *API) IsOnline(ctx context.Context, clientID string) (bool, error) {
 	if err != nil {
 		return false, err
 	}
-	res, err := a.l.Query(ctx, []uint64{id.Node}, func(uint64) *pb.Query {
+	res, err := a.query(ctx, []uint64{id.Node}, func(uint64) *pb.Query {
 		return &pb.Query{Kind: pb.Query_KIND_CLIENTS, Conns: []uint64{id.Conn}, CountOnly: true}
 	})
 	if errors.Is(err, ErrGatewayNotLinked) {
@@ -338,7 +349,7 @@ func (a *API) ClientsByUID(ctx context.Context, uid string) ([]string, error) {
 	if uid == "" {
 		return nil, ErrEmptyUID
 	}
-	res, err := a.l.Query(ctx, nil, func(uint64) *pb.Query {
+	res, err := a.query(ctx, nil, func(uint64) *pb.Query {
 		return &pb.Query{Kind: pb.Query_KIND_UIDS, Uids: []string{uid}}
 	})
 	return idStrings(res.Uids[uid]), err
@@ -352,7 +363,7 @@ func (a *API) IsUIDOnline(ctx context.Context, uid string) (bool, error) {
 
 // CountClients returns the number of connected clients.
 func (a *API) CountClients(ctx context.Context) (int, error) {
-	res, err := a.l.Query(ctx, nil, func(uint64) *pb.Query {
+	res, err := a.query(ctx, nil, func(uint64) *pb.Query {
 		return &pb.Query{Kind: pb.Query_KIND_CLIENTS, CountOnly: true}
 	})
 	return int(res.Count), err
@@ -365,7 +376,7 @@ func (a *API) CountClientsInGroup(ctx context.Context, group string) (int, error
 	if group != "" {
 		q.Groups = []string{group}
 	}
-	res, err := a.l.Query(ctx, nil, func(uint64) *pb.Query { return q })
+	res, err := a.query(ctx, nil, func(uint64) *pb.Query { return q })
 	return int(res.Count), err
 }
 
@@ -374,7 +385,7 @@ func (a *API) ClientsInGroup(ctx context.Context, group string) ([]string, error
 	if group == "" {
 		return nil, ErrEmptyGroup
 	}
-	res, err := a.l.Query(ctx, nil, func(uint64) *pb.Query {
+	res, err := a.query(ctx, nil, func(uint64) *pb.Query {
 		return &pb.Query{Kind: pb.Query_KIND_GROUPS, Groups: []string{group}, WithMembers: true}
 	})
 	if g := res.Groups[group]; g != nil {
@@ -388,7 +399,7 @@ func (a *API) UIDsInGroup(ctx context.Context, group string) ([]string, error) {
 	if group == "" {
 		return nil, ErrEmptyGroup
 	}
-	res, err := a.l.Query(ctx, nil, func(uint64) *pb.Query {
+	res, err := a.query(ctx, nil, func(uint64) *pb.Query {
 		return &pb.Query{Kind: pb.Query_KIND_GROUPS, Groups: []string{group}, WithMembers: true}
 	})
 	if g := res.Groups[group]; g != nil {
@@ -399,7 +410,7 @@ func (a *API) UIDsInGroup(ctx context.Context, group string) ([]string, error) {
 
 // Groups returns every group with at least one member, sorted.
 func (a *API) Groups(ctx context.Context) ([]string, error) {
-	res, err := a.l.Query(ctx, nil, func(uint64) *pb.Query {
+	res, err := a.query(ctx, nil, func(uint64) *pb.Query {
 		return &pb.Query{Kind: pb.Query_KIND_GROUPS}
 	})
 	return slices.Sorted(maps.Keys(res.Groups)), err
@@ -407,7 +418,7 @@ func (a *API) Groups(ctx context.Context) ([]string, error) {
 
 // UIDs returns every bound uid, sorted.
 func (a *API) UIDs(ctx context.Context) ([]string, error) {
-	res, err := a.l.Query(ctx, nil, func(uint64) *pb.Query {
+	res, err := a.query(ctx, nil, func(uint64) *pb.Query {
 		return &pb.Query{Kind: pb.Query_KIND_UIDS}
 	})
 	return slices.Sorted(maps.Keys(res.Uids)), err
@@ -434,7 +445,7 @@ func (a *API) AllSessions(ctx context.Context) (map[string]map[string]string, er
 }
 
 func (a *API) sessions(ctx context.Context, q *pb.Query) (map[string]map[string]string, error) {
-	res, err := a.l.Query(ctx, nil, func(uint64) *pb.Query { return q })
+	res, err := a.query(ctx, nil, func(uint64) *pb.Query { return q })
 	out := make(map[string]map[string]string, len(res.Clients))
 	for _, c := range res.Clients {
 		s := c.Info.GetSession()
@@ -448,7 +459,7 @@ func (a *API) sessions(ctx context.Context, q *pb.Query) (map[string]map[string]
 
 // Clients returns the id of every connected client, sorted.
 func (a *API) Clients(ctx context.Context) ([]string, error) {
-	res, err := a.l.Query(ctx, nil, func(uint64) *pb.Query {
+	res, err := a.query(ctx, nil, func(uint64) *pb.Query {
 		return &pb.Query{Kind: pb.Query_KIND_CLIENTS}
 	})
 	out := make([]string, len(res.Clients))
@@ -468,7 +479,7 @@ func (a *API) CountUIDsInGroup(ctx context.Context, group string) (int, error) {
 
 // allGroups asks every gateway for every group with its members.
 func (a *API) allGroups(ctx context.Context) (map[string]*linker.GroupResult, error) {
-	res, err := a.l.Query(ctx, nil, func(uint64) *pb.Query {
+	res, err := a.query(ctx, nil, func(uint64) *pb.Query {
 		return &pb.Query{Kind: pb.Query_KIND_GROUPS, WithMembers: true}
 	})
 	return res.Groups, err
@@ -509,7 +520,7 @@ func (a *API) ClientsByUIDs(ctx context.Context, uids []string) (map[string][]st
 		return out, nil
 	}
 	q := &pb.Query{Kind: pb.Query_KIND_UIDS, Uids: slices.Clone(uids)}
-	res, err := a.l.Query(ctx, nil, func(uint64) *pb.Query { return q })
+	res, err := a.query(ctx, nil, func(uint64) *pb.Query { return q })
 	for _, uid := range uids {
 		ids := idStrings(res.Uids[uid])
 		slices.Sort(ids)
@@ -543,7 +554,7 @@ func (a *API) CountClientsInGroups(ctx context.Context, groups []string) (map[st
 		return out, nil
 	}
 	q := &pb.Query{Kind: pb.Query_KIND_GROUPS, Groups: slices.Clone(groups)}
-	res, err := a.l.Query(ctx, nil, func(uint64) *pb.Query { return q })
+	res, err := a.query(ctx, nil, func(uint64) *pb.Query { return q })
 	for _, g := range groups {
 		if gr := res.Groups[g]; gr != nil {
 			out[g] = int(gr.Count)
@@ -571,9 +582,12 @@ type GatewayStats struct {
 // the stats command prints it). On error it returns the gateways that
 // answered, sorted by node id.
 func (a *API) Stats(ctx context.Context) ([]GatewayStats, error) {
-	replies, err := a.l.Request(ctx, nil, func(uint64) *pb.Command {
+	replies, err := a.request(ctx, nil, func(uint64) *pb.Command {
 		return &pb.Command{Op: &pb.Command_Query{Query: &pb.Query{Kind: pb.Query_KIND_STATS}}}
 	})
+	if errors.Is(err, ErrNotInitialized) {
+		return nil, err
+	}
 	infos := make(map[uint64]*pb.GatewayInfo)
 	for _, g := range a.l.Gateways() {
 		infos[g.GetNodeId()] = g
@@ -602,4 +616,9 @@ func (a *API) Stats(ctx context.Context) ([]GatewayStats, error) {
 
 // Workers returns the ids of the workers linked to the gateways, as the
 // gateways last reported them, sorted (no GatewayWorker counterpart).
-func (a *API) Workers() []string { return a.l.Workers() }
+func (a *API) Workers() []string {
+	if a == nil || a.l == nil {
+		return nil
+	}
+	return a.l.Workers()
+}

@@ -12,7 +12,9 @@ import (
 )
 
 // Client is the client whose event is being handled. It is valid during the
-// handler call only; keep ID() to address the client later.
+// handler call only; keep ID() to address the client later. The worker makes
+// one per event; a zero Client has empty fields, and its Send and Close
+// return ErrNotInitialized.
 type Client struct {
 	w      *Worker
 	id     clientid.ID
@@ -62,11 +64,17 @@ func (c *Client) Worker() *Worker { return c.w }
 
 // Send sends m to this client (GatewayWorker's sendToCurrentClient).
 func (c *Client) Send(ctx context.Context, m Message) error {
+	if c.w == nil {
+		return ErrNotInitialized
+	}
 	return c.w.SendToClient(ctx, c.idStr, m)
 }
 
 // Close closes this client's connection (see API.CloseClient).
 func (c *Client) Close(ctx context.Context, opts ...CloseOption) error {
+	if c.w == nil {
+		return ErrNotInitialized
+	}
 	return c.w.CloseClient(ctx, c.idStr, opts...)
 }
 

@@ -18,7 +18,9 @@ import (
 )
 
 // Worker links to every live gateway, handles client events with the
-// Handler and offers the API.
+// Handler and offers the API (embedded). Make one with New. The zero Worker
+// is not usable but does not panic: Run and the API calls return
+// ErrNotInitialized, ID returns "" and IsLeader false.
 type Worker struct {
 	*API
 	cfg     Config
@@ -89,7 +91,12 @@ func newWorker(cfg Config, src linker.Source) (*Worker, error) {
 
 // ID returns the worker's linker id: random per Worker, the same on every
 // gateway.
-func (w *Worker) ID() string { return w.l.ID() }
+func (w *Worker) ID() string {
+	if w.l == nil {
+		return ""
+	}
+	return w.l.ID()
+}
 
 // DefaultLeaderLeaseTTL is the Config.LeaderLeaseTTL of a zero Config.
 const DefaultLeaderLeaseTTL = discovery.DefaultLeaseTTL
@@ -107,6 +114,9 @@ func (w *Worker) IsLeader() bool {
 // (a test Source) there is no lease: the lowest worker id the gateways
 // report leads, with token 0 and no end signal.
 func (w *Worker) leaderTerm() (discovery.Term, bool) {
+	if w.l == nil {
+		return discovery.Term{}, false
+	}
 	if w.lease == nil {
 		return discovery.Term{}, w.l.IsLeader()
 	}
@@ -132,8 +142,11 @@ type leaderTokenKey struct{}
 // stops the timers, stops taking events and finishes those in hand (bounded
 // by StopTimeout; events not handled then go to other workers), flushes the
 // commands, calls OnWorkerStop, flushes again, unlinks and returns nil. It
-// returns ErrRunning if called twice.
+// returns ErrRunning if called twice, ErrNotInitialized on a zero Worker.
 func (w *Worker) Run(ctx context.Context) error {
+	if w.l == nil {
+		return ErrNotInitialized
+	}
 	if !w.running.CompareAndSwap(false, true) {
 		return ErrRunning
 	}

@@ -260,7 +260,7 @@ func TestAPIRoutingAndValidation(t *testing.T) {
 		t.Fatalf("unknown gateway: %v", err)
 	}
 	var ge *GatewayError
-	if err := p.JoinGroup(bg, unknown, "g"); !errors.As(err, &ge) || ge.Node != 0x2003 {
+	if err := p.JoinGroup(bg, unknown, "g"); !errors.As(err, &ge) || ge.Node != "0000000000002003" {
 		t.Fatalf("unknown gateway error names no gateway: %v", err)
 	}
 	if err := p.JoinGroup(bg, a, ""); !errors.Is(err, ErrEmptyGroup) {
@@ -335,7 +335,7 @@ func TestAPIWaitsForFirstSnapshot(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	p := NewAPI(l)
+	p := &API{l: l}
 
 	short, cancelShort := context.WithTimeout(context.Background(), 30*time.Millisecond)
 	defer cancelShort()

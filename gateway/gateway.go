@@ -131,9 +131,10 @@ func randomNodeID() (uint64, error) {
 	}
 }
 
-// NodeID returns the gateway's random node id: the high half of every
-// client id it issues.
-func (g *Gateway) NodeID() uint64 { return g.nodeID }
+// NodeID returns the gateway's random node id, 16 hex characters: the
+// first half of every client id it issues (as businessworker's
+// Client.Gateway, GatewayStats.Node and GatewayError.Node).
+func (g *Gateway) NodeID() string { return clientid.FormatNode(g.nodeID) }
 
 // Serve serves WebSocket clients on public and the internal gRPC Gateway
 // service on lan, and announces the gateway to the registers (if any),

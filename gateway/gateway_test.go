@@ -38,7 +38,7 @@ func TestNewValidates(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	if g.NodeID() == 0 {
+	if g.nodeID == 0 {
 		t.Fatal("node id is zero")
 	}
 	if g.cfg.MaxPending != DefaultMaxPending || g.cfg.PingInterval != DefaultPingInterval || g.cfg.MaxFrameSize != DefaultMaxMessageSize {
@@ -61,7 +61,7 @@ func TestServeTwice(t *testing.T) {
 func TestConnectEventAndWelcome(t *testing.T) {
 	tg := startGateway(t, Config{Name: "gw-test"})
 	w := dialLink(t, tg.lan, "", "w1", true)
-	if got := w.welcome.GetWelcome().GetGateway(); got.GetNodeId() != tg.NodeID() || got.GetName() != "gw-test" || got.GetLanAddr() != tg.lan {
+	if got := w.welcome.GetWelcome().GetGateway(); got.GetNodeId() != tg.nodeID || got.GetName() != "gw-test" || got.GetLanAddr() != tg.lan {
 		t.Fatalf("welcome gateway = %v", got)
 	}
 	if !w.welcome.GetWorkersChanged() || !slices.Equal(w.welcome.GetWorkers(), []string{"w1"}) {

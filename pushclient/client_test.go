@@ -33,7 +33,7 @@ func TestNewValidates(t *testing.T) {
 	if err != nil || len(c.ID()) != 32 {
 		t.Fatalf("New: %v, id %q", err, c.ID())
 	}
-	if err := c.Close(); err != nil { // never started
+	if err := c.Close(context.Background()); err != nil { // never started
 		t.Fatal(err)
 	}
 	if err := c.SendToAll(context.Background(), text("x")); !errors.Is(err, businessworker.ErrClosed) {
@@ -61,7 +61,7 @@ func startTwo(t *testing.T) *twoGateways {
 	if err != nil {
 		t.Fatal(err)
 	}
-	t.Cleanup(func() { _ = p.Close() })
+	t.Cleanup(func() { _ = p.Close(context.Background()) })
 	tg.p = p
 	return tg
 }
@@ -322,7 +322,7 @@ func TestQueryGatewayNotAnswering(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	defer p.Close()
+	defer p.Close(context.Background())
 	ctx := context.Background()
 	check(t, p.Flush(ctx))
 
@@ -338,7 +338,7 @@ func TestQueryGatewayNotAnswering(t *testing.T) {
 	// keepalive fire first, link down: either names the gateway.
 	if !errors.As(err, &ge) || ge.Node != g2.NodeID() ||
 		!(errors.Is(err, context.DeadlineExceeded) || errors.Is(err, businessworker.ErrLinkDown)) {
-		t.Fatalf("err = %v, want a deadline or link-down error naming gateway %x", err, g2.NodeID())
+		t.Fatalf("err = %v, want a deadline or link-down error naming gateway %s", err, g2.NodeID())
 	}
 	if took > 2*time.Second {
 		t.Fatalf("query took %v with a 300ms deadline", took)
@@ -354,7 +354,7 @@ func TestQueryGatewayNotAnswering(t *testing.T) {
 	n, err = p.CountClients(qctx)
 	equal(t, "count with g2 stopped", n, 1)
 	if err != nil && (!errors.As(err, &ge) || ge.Node != g2.NodeID()) {
-		t.Fatalf("err = %v, want nil or an error naming gateway %x", err, g2.NodeID())
+		t.Fatalf("err = %v, want nil or an error naming gateway %s", err, g2.NodeID())
 	}
 	if took := time.Since(start); took > 2*time.Second {
 		t.Fatalf("query took %v with a 300ms deadline", took)
@@ -377,7 +377,7 @@ func TestReconnects(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	defer p.Close()
+	defer p.Close(context.Background())
 	ctx := context.Background()
 	check(t, p.SendToClient(ctx, a.id, text("before")))
 	check(t, p.Flush(ctx))

@@ -27,7 +27,7 @@ func Example() {
 	if err != nil {
 		panic(err)
 	}
-	defer p.Close()
+	defer p.Close(ctx)
 
 	ws, _, err := websocket.DefaultDialer.Dial("ws://"+wsAddr+"/", nil)
 	if err != nil {

@@ -131,7 +131,7 @@ func runSend(spec sendSpec) func(ctx context.Context, e env, args []string) erro
 		if err != nil {
 			return err
 		}
-		defer p.Close()
+		defer p.Close(context.Background())
 		ctx, cancel := context.WithTimeout(ctx, o.timeout)
 		defer cancel()
 		pos := s.Args()

@@ -71,7 +71,7 @@ func newPushFixture(t *testing.T) *pushFixture {
 	if err != nil {
 		t.Fatal(err)
 	}
-	t.Cleanup(func() { _ = p.Close() })
+	t.Cleanup(func() { _ = p.Close(context.Background()) })
 	f.api = p
 	return f
 }

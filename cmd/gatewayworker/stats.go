@@ -22,7 +22,7 @@ func runStats(ctx context.Context, e env, args []string) error {
 	if err != nil {
 		return err
 	}
-	defer p.Close()
+	defer p.Close(context.Background())
 	ctx, cancel := context.WithTimeout(ctx, o.timeout)
 	defer cancel()
 	return printStats(ctx, e.stdout, p)

@@ -2,6 +2,7 @@ package e2e
 
 import (
 	"context"
+	"github.com/gatewayworker/gatewayworker/internal/clientid"
 	"log/slog"
 	"strings"
 	"testing"
@@ -79,7 +80,7 @@ func TestHAMutualTLS(t *testing.T) {
 		return strings.Count(l, "internal TLS handshake refused") >= 2 && strings.Contains(l, "call refused: missing or wrong cluster secret")
 	})
 	time.Sleep(500 * time.Millisecond) // give a wrongly admitted node time to show up before asserting it did not
-	if gws := reg.Gateways(); len(gws) != 1 || gws[0].GetNodeId() != g.NodeID() {
+	if gws := reg.Gateways(); len(gws) != 1 || clientid.FormatNode(gws[0].GetNodeId()) != g.NodeID() {
 		t.Fatalf("register membership %v, want g1 alone", gws)
 	}
 	if n := g.Stats().Workers; n != 1 {

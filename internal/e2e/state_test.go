@@ -351,7 +351,7 @@ func TestStateClientNotFoundKind(t *testing.T) {
 	a := dial(t, g.ws)
 	id := a.request("id")
 	ctx := context.Background()
-	unknown := fmt.Sprintf("%016x%016x", g.NodeID(), uint64(1<<40))
+	unknown := fmt.Sprintf("%s%016x", g.NodeID(), uint64(1<<40))
 	if _, err := w.Session(ctx, unknown); !errors.Is(err, businessworker.ErrClientNotFound) || errors.Is(err, businessworker.ErrGatewayNotLinked) {
 		t.Fatalf("GetSession of an unknown client: %v", err)
 	}

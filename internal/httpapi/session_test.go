@@ -86,10 +86,10 @@ func startSessions(t *testing.T) *sessionFixture {
 		if err != nil {
 			t.Fatal(err)
 		}
-		t.Cleanup(func() { _ = p.Close() })
+		t.Cleanup(func() { _ = p.Close(context.Background()) })
 		return p
 	}
-	s, err := New(Config{API: newPush().API, Secret: secret})
+	s, err := New(Config{API: newPush(), Secret: secret})
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -127,7 +127,7 @@ func TestRooms(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	defer p.Close()
+	defer p.Close(context.Background())
 	if err := p.SendToGroup(context.Background(), "games", businessworker.Text("maintenance at 5")); err != nil {
 		t.Fatal(err)
 	}
