@@ -21,6 +21,7 @@ import (
 	"github.com/gatewayworker/gatewayworker/internal/discovery"
 	"github.com/gatewayworker/gatewayworker/internal/gopool"
 	"github.com/gatewayworker/gatewayworker/internal/netpoll"
+	"github.com/gatewayworker/gatewayworker/internal/tlsconf"
 	"github.com/gatewayworker/gatewayworker/internal/wsconn"
 	pb "github.com/gatewayworker/gatewayworker/proto/gatewayworker/v1"
 )
@@ -196,7 +197,7 @@ func (g *Gateway) Serve(ctx context.Context, public, lan net.Listener) error {
 			Registers:   g.cfg.Registers,
 			Gateway:     info,
 			Secret:      g.cfg.Secret,
-			DialOptions: g.cfg.DialOptions,
+			DialOptions: g.dialOptions(),
 			Logger:      g.log,
 		})
 		if err != nil {
@@ -249,6 +250,14 @@ func (g *Gateway) Serve(ctx context.Context, public, lan net.Listener) error {
 	return serveErr
 }
 
+// dialOptions are the options of the gateway's calls to the registers.
+func (g *Gateway) dialOptions() []grpc.DialOption {
+	if g.cfg.TLS == nil {
+		return nil
+	}
+	return []grpc.DialOption{tlsconf.DialOption(g.cfg.TLS)}
+}
+
 func (g *Gateway) serverOptions() []grpc.ServerOption {
 	opts := auth.ServerOptions(g.cfg.Secret, func(ctx context.Context, method string) {
 		g.stats.linkRejected.Add(1)
@@ -261,7 +270,10 @@ func (g *Gateway) serverOptions() []grpc.ServerOption {
 		grpc.MaxSendMsgSize(discovery.MaxMessageSize),
 	)
 	opts = append(opts, g.metrics.grpc.ServerOptions()...)
-	return append(opts, g.cfg.ServerOptions...)
+	if g.cfg.TLS != nil {
+		opts = append(opts, tlsconf.ServerOption(g.cfg.TLS, g.log))
+	}
+	return opts
 }
 
 func (g *Gateway) info(public, lan net.Listener) *pb.GatewayInfo {

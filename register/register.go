@@ -14,6 +14,7 @@ import (
 	"google.golang.org/grpc/keepalive"
 
 	"github.com/gatewayworker/gatewayworker/internal/auth"
+	"github.com/gatewayworker/gatewayworker/internal/tlsconf"
 	pb "github.com/gatewayworker/gatewayworker/proto/gatewayworker/v1"
 )
 
@@ -86,7 +87,9 @@ func (r *Register) Serve(ctx context.Context, lis net.Listener) error {
 		grpc.WaitForHandlers(true),
 	)
 	opts = append(opts, r.metrics.grpc.ServerOptions()...)
-	opts = append(opts, r.cfg.ServerOptions...)
+	if r.cfg.TLS != nil {
+		opts = append(opts, tlsconf.ServerOption(r.cfg.TLS, r.log))
+	}
 	srv := grpc.NewServer(opts...)
 	pb.RegisterRegisterServer(srv, &service{r: r})
 

@@ -35,7 +35,7 @@ func TestHAMutualTLS(t *testing.T) {
 	regLogs, gwLogs := new(syncBuffer), new(syncBuffer)
 
 	regTLS := loadTLS(t, ca.Issue("register"), regLogs)
-	reg, err := register.New(register.Config{Name: "r1", Secret: helperSecret, ServerOptions: regTLS.ServerOptions(),
+	reg, err := register.New(register.Config{Name: "r1", Secret: helperSecret, TLS: regTLS.Config(),
 		Logger: slog.New(slog.NewTextHandler(regLogs, nil))})
 	if err != nil {
 		t.Fatal(err)
@@ -46,7 +46,7 @@ func TestHAMutualTLS(t *testing.T) {
 
 	gwTLS := loadTLS(t, ca.Issue("gateway"), gwLogs)
 	g := c.addGateway("g1", func(cfg *gateway.Config) {
-		cfg.ServerOptions, cfg.DialOptions = gwTLS.ServerOptions(), gwTLS.DialOptions()
+		cfg.TLS = gwTLS.Config()
 		cfg.Logger = slog.New(slog.NewTextHandler(gwLogs, nil))
 	})
 	worker := func(name string, id tlsconf.Config, secret string) {
@@ -73,7 +73,7 @@ func TestHAMutualTLS(t *testing.T) {
 	worker("no-secret", ca.Issue("no-secret"), "wrong")
 	strangerTLS := loadTLS(t, other.Issue("stranger-gw"), new(syncBuffer))
 	c.addGateway("stranger-gw", func(cfg *gateway.Config) {
-		cfg.ServerOptions, cfg.DialOptions = strangerTLS.ServerOptions(), strangerTLS.DialOptions()
+		cfg.TLS = strangerTLS.Config()
 	})
 	eventually(t, "refusals logged by the register", func() bool {
 		l := regLogs.String()
