@@ -99,7 +99,7 @@ func (w *Worker) ID() string {
 }
 
 // DefaultLeaderLeaseTTL is the Config.LeaderLeaseTTL of a zero Config.
-const DefaultLeaderLeaseTTL = discovery.DefaultLeaseTTL
+const DefaultLeaderLeaseTTL = 5 * time.Second
 
 // IsLeader reports whether this worker holds the leader lease now: more
 // than half of the registers of the cluster grant it, and by this worker's

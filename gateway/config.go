@@ -2,6 +2,7 @@ package gateway
 
 import (
 	"fmt"
+	"github.com/gatewayworker/gatewayworker/internal/discovery"
 	"log/slog"
 	"net/netip"
 	"os"
@@ -10,7 +11,6 @@ import (
 	"crypto/tls"
 	"github.com/prometheus/client_golang/prometheus"
 
-	"github.com/gatewayworker/gatewayworker/internal/discovery"
 	"github.com/gatewayworker/gatewayworker/internal/wsconn"
 )
 
@@ -52,7 +52,7 @@ const (
 	DefaultNoWorkerTimeout = 10 * time.Second
 	// MaxLinkMessageSize is the largest client message the internal links
 	// carry (64 MiB): MaxMessageSize may not exceed it.
-	MaxLinkMessageSize = discovery.MaxLinkPayload
+	MaxLinkMessageSize = 64 << 20
 	// DefaultDrainTimeout bounds the shutdown drain of client queues.
 	DefaultDrainTimeout = 10 * time.Second
 	// DefaultMaxHandshakes bounds the handshakes in progress at once.
@@ -326,3 +326,7 @@ func (cfg Config) withDefaults() (Config, error) {
 	}
 	return c, nil
 }
+
+// MaxLinkMessageSize is written as a value so go doc shows no internal
+// name; it must stay the links' limit.
+var _ = [1]struct{}{}[MaxLinkMessageSize-discovery.MaxLinkPayload]

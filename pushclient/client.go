@@ -22,10 +22,10 @@ const (
 	// name is unknown; by default it is the host name.
 	DefaultName = "pushclient"
 	// DefaultQueryTimeout bounds a query or Flush whose ctx has no deadline.
-	DefaultQueryTimeout = linker.DefaultQueryTimeout
+	DefaultQueryTimeout = 10 * time.Second
 	// DefaultMaxQueueAge is how long a command may wait for its gateway
 	// (link down or too slow) before it is dropped unsent.
-	DefaultMaxQueueAge = linker.DefaultMaxQueueAge
+	DefaultMaxQueueAge = 30 * time.Second
 )
 
 // Config configures a Client.
