@@ -496,6 +496,32 @@ func (a *API) AllGroupUIDs(ctx context.Context) (map[string][]string, error) {
 	return out, err
 }
 
+// AllGroupUIDCounts returns, for every group, the number of distinct uids
+// bound to its members (GatewayWorker's getAllGroupUidCount), in one query
+// per gateway.
+func (a *API) AllGroupUIDCounts(ctx context.Context) (map[string]int, error) {
+	groups, err := a.allGroups(ctx)
+	out := make(map[string]int, len(groups))
+	for name, g := range groups {
+		out[name] = len(g.Uids)
+	}
+	return out, err
+}
+
+// AllGroupClientCounts returns, for every group with a member, the number
+// of its members (GatewayWorker's getAllGroupClientIdCount), in one query
+// per gateway without the member lists.
+func (a *API) AllGroupClientCounts(ctx context.Context) (map[string]int, error) {
+	res, err := a.query(ctx, nil, func(uint64) *pb.Query {
+		return &pb.Query{Kind: pb.Query_KIND_GROUPS}
+	})
+	out := make(map[string]int, len(res.Groups))
+	for name, g := range res.Groups {
+		out[name] = int(g.Count)
+	}
+	return out, err
+}
+
 // AllGroupClients returns, for every group, the ids of its members,
 // sorted.
 func (a *API) AllGroupClients(ctx context.Context) (map[string][]string, error) {

@@ -192,6 +192,20 @@ func (c *Client) AllGroupUIDs(ctx context.Context) (map[string][]string, error) 
 	return c.api.AllGroupUIDs(ctx)
 }
 
+// AllGroupUIDCounts returns, for every group, the number of distinct uids
+// bound to its members (GatewayWorker's getAllGroupUidCount), in one query
+// per gateway.
+func (c *Client) AllGroupUIDCounts(ctx context.Context) (map[string]int, error) {
+	return c.api.AllGroupUIDCounts(ctx)
+}
+
+// AllGroupClientCounts returns, for every group with a member, the number
+// of its members (GatewayWorker's getAllGroupClientIdCount), in one query
+// per gateway without the member lists.
+func (c *Client) AllGroupClientCounts(ctx context.Context) (map[string]int, error) {
+	return c.api.AllGroupClientCounts(ctx)
+}
+
 // AllGroupClients returns, for every group, the ids of its members,
 // sorted.
 func (c *Client) AllGroupClients(ctx context.Context) (map[string][]string, error) {
