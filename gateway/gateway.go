@@ -42,7 +42,9 @@ const (
 
 // Gateway holds client WebSocket connections and serves the internal Link
 // service to workers and push clients. Create it with New and run it with
-// Serve; its methods are safe for concurrent use.
+// Serve; its methods are safe for concurrent use. The zero Gateway is not
+// usable but does not panic: Serve returns ErrInvalidConfig, Ready an
+// error, Stats zeros and NodeID "".
 type Gateway struct {
 	cfg     Config
 	log     *slog.Logger
@@ -135,7 +137,12 @@ func randomNodeID() (uint64, error) {
 // NodeID returns the gateway's random node id, 16 hex characters: the
 // first half of every client id it issues (as businessworker's
 // Client.Gateway, GatewayStats.Node and GatewayError.Node).
-func (g *Gateway) NodeID() string { return clientid.FormatNode(g.nodeID) }
+func (g *Gateway) NodeID() string {
+	if g.nodeID == 0 {
+		return ""
+	}
+	return clientid.FormatNode(g.nodeID)
+}
 
 // Serve serves WebSocket clients on public and the internal gRPC Gateway
 // service on lan, and announces the gateway to the registers (if any),
@@ -145,6 +152,9 @@ func (g *Gateway) NodeID() string { return clientid.FormatNode(g.nodeID) }
 // listeners. It returns nil after a drain caused by ctx, or the error of a
 // listener that failed (after draining too). Serve may be called once.
 func (g *Gateway) Serve(ctx context.Context, public, lan net.Listener) error {
+	if g.nodeID == 0 { // not made by New
+		return fmt.Errorf("%w: Gateway not made by New", ErrInvalidConfig)
+	}
 	if public == nil || lan == nil {
 		return fmt.Errorf("%w: nil listener", ErrInvalidConfig)
 	}

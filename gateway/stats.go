@@ -62,6 +62,9 @@ type counters struct {
 
 // Stats returns the current state and counters.
 func (g *Gateway) Stats() Stats {
+	if g.nodeID == 0 { // not made by New
+		return Stats{}
+	}
 	workers, push := g.router.counts()
 	return Stats{
 		Clients:            g.hub.count(),

@@ -22,6 +22,9 @@ import (
 const maxMessageSize = 16 << 20
 
 // Register serves the Register gRPC service: gateways' leases and watchers.
+// Make one with New. The zero Register is not usable but does not panic:
+// Serve and ServeGatewayWorker return ErrInvalidConfig, Ready an error and
+// Gateways nil.
 type Register struct {
 	cfg      Config
 	store    Store
@@ -71,6 +74,9 @@ func New(cfg Config) (*Register, error) {
 // lis and, when the Register created its own store, the store. Serve returns
 // nil after ctx is done, an error if lis fails, and ErrServed on a second call.
 func (r *Register) Serve(ctx context.Context, lis net.Listener) error {
+	if r.store == nil {
+		return fmt.Errorf("%w: Register not made by New", ErrInvalidConfig)
+	}
 	if !r.served.CompareAndSwap(false, true) {
 		return ErrServed
 	}
@@ -130,6 +136,9 @@ func (r *Register) Serve(ctx context.Context, lis net.Listener) error {
 // Gateways returns the current set of live gateways sorted by node id (for
 // tests, stats and admin endpoints); nil once the store is closed.
 func (r *Register) Gateways() []*pb.GatewayInfo {
+	if r.store == nil {
+		return nil
+	}
 	sub, err := r.store.Watch(1)
 	if err != nil {
 		return nil
