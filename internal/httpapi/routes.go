@@ -33,7 +33,7 @@ func (s *Server) routes() {
 		if err != nil {
 			return badRequest{err}
 		}
-		uids := withOne(q.Uids, q.UID)
+		uids := withOne(q.UIDs, q.UID)
 		if len(uids) == 0 {
 			return badRequest{errors.New(`"uid" or "uids" is required`)}
 		}

@@ -114,7 +114,7 @@ func (s *Server) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 type request struct {
 	ClientID  string            `json:"client_id"`
 	UID       string            `json:"uid"`
-	Uids      []string          `json:"uids"`
+	UIDs      []string          `json:"uids"`
 	Group     string            `json:"group"`
 	Groups    []string          `json:"groups"`
 	Clients   *[]string         `json:"clients"`

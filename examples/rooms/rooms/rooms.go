@@ -1,7 +1,7 @@
 // Package rooms is a browser chat with nicknames, rooms and private
 // messages, as one gatewayworker worker:
 //
-//   - a nickname is the client's uid (BindUid), so one person may be online
+//   - a nickname is the client's uid (BindUID), so one person may be online
 //     from several tabs or devices and private messages reach all of them;
 //   - a room is a group (JoinGroup); messages go to the room's members;
 //   - the online list of a room is the uids of its members
