@@ -88,7 +88,8 @@ type ConnectReply struct {
 // Refusal is how a ConnectReply refuses a client: the WebSocket close code
 // and reason the client gets.
 type Refusal struct {
-	// Code is the close code; 0 means 1008 (policy violation).
+	// Code is the close code; 0, or a code a server may not send (valid:
+	// 1000-1003, 1007-1014, 3000-4999), means DefaultRefusalCode.
 	Code uint16
 	// Reason is the close reason (at most 123 bytes are sent).
 	Reason string

@@ -14,6 +14,7 @@ import (
 	"github.com/gatewayworker/gatewayworker/internal/discovery"
 	"github.com/gatewayworker/gatewayworker/internal/linker"
 	"github.com/gatewayworker/gatewayworker/internal/rendezvous"
+	"github.com/gatewayworker/gatewayworker/internal/wsconn"
 	pb "github.com/gatewayworker/gatewayworker/proto/gatewayworker/v1"
 )
 
@@ -292,8 +293,11 @@ func (w *Worker) applyConnectReply(ctx context.Context, c *Client, reply Connect
 	}
 	if r := reply.Refuse; r != nil {
 		code := r.Code
-		if code == 0 {
-			code = DefaultRefusalCode
+		if !wsconn.ValidCloseCode(code) {
+			if code != 0 {
+				w.log.Warn("OnConnect: invalid refusal close code, sending the default", "client", c.idStr, "code", code, "default", DefaultRefusalCode)
+			}
+			code = DefaultRefusalCode // the gateway would refuse the close
 		}
 		w.metrics.connectRefused.Add(1)
 		if cerr := w.CloseClient(ctx, c.idStr, WithCloseCode(code, r.Reason)); cerr != nil {
