@@ -90,8 +90,8 @@ func newWorker(cfg Config, src linker.Source) (*Worker, error) {
 	return w, nil
 }
 
-// ID returns the worker's linker id: random per Worker, the same on every
-// gateway.
+// ID returns the worker's id (as Workers lists it): random per Worker, the
+// same on every gateway; "" for the zero Worker.
 func (w *Worker) ID() string {
 	if w.l == nil {
 		return ""

@@ -110,7 +110,8 @@ func name(n string) string {
 	return DefaultName
 }
 
-// ID returns the client's linker id as gateways see it: random per Client.
+// ID returns the client's id as gateways see it: random per Client, "" for
+// the zero Client.
 func (c *Client) ID() string {
 	if c.l == nil {
 		return ""
