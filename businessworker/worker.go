@@ -3,6 +3,7 @@ package businessworker
 import (
 	"context"
 	"fmt"
+	"github.com/gatewayworker/gatewayworker/internal/errtext"
 	"log/slog"
 	"runtime/debug"
 	"slices"
@@ -66,7 +67,7 @@ func newWorker(cfg Config, src linker.Source) (*Worker, error) {
 		Logger:       cfg.Logger,
 	})
 	if err != nil {
-		return nil, fmt.Errorf("%w: %w", ErrInvalidConfig, err)
+		return nil, fmt.Errorf("%w: %s", ErrInvalidConfig, errtext.Strip(err))
 	}
 	w.l = l
 	w.API = &API{l: l}
@@ -80,7 +81,7 @@ func newWorker(cfg Config, src linker.Source) (*Worker, error) {
 			Logger:      cfg.Logger,
 		})
 		if err != nil {
-			return nil, fmt.Errorf("%w: %w", ErrInvalidConfig, err)
+			return nil, fmt.Errorf("%w: %s", ErrInvalidConfig, errtext.Strip(err))
 		}
 	}
 	if err := w.registerMetrics(cfg.Metrics); err != nil {

@@ -4,6 +4,7 @@ import (
 	"context"
 	"crypto/tls"
 	"fmt"
+	"github.com/gatewayworker/gatewayworker/internal/errtext"
 	"log/slog"
 	"os"
 	"time"
@@ -95,7 +96,7 @@ func newClient(cfg Config, base linker.Config) (*Client, error) {
 	}
 	l, err := linker.New(base)
 	if err != nil {
-		return nil, fmt.Errorf("%w: %w", ErrInvalidConfig, err)
+		return nil, fmt.Errorf("%w: %s", ErrInvalidConfig, errtext.Strip(err))
 	}
 	return &Client{api: apihook.NewAPI(l).(*businessworker.API), l: l}, nil
 }
