@@ -10,7 +10,7 @@ PROTOC_GEN_GO_GRPC_VERSION ?= v1.5.1
 STATICCHECK_VERSION        ?= v0.8.2
 FUZZTIME  ?= 20s
 
-.PHONY: all build test race integ delivery-full lint vet staticcheck fmt-check tidy-check proto proto-check bench bench-compare cover run fuzz clean
+.PHONY: all build test race integ delivery-full lint vet staticcheck fmt-check tidy-check api-check api-golden proto proto-check bench bench-compare cover run fuzz clean
 
 all: build test
 
@@ -35,7 +35,13 @@ delivery-full: ## the delivery scenarios at full size (slow handler x 40,000 mes
 cover:
 	$(GO) test -count=1 -coverprofile=cover.out $(PKGS) && $(GO) tool cover -func=cover.out | tail -1
 
-lint: vet staticcheck fmt-check tidy-check proto-check
+lint: vet staticcheck fmt-check tidy-check proto-check api-check
+
+api-check: ## the public API matches api/exported.txt (after a deliberate change: make api-golden)
+	$(GO) run ./internal/tools/apigolden
+
+api-golden: ## rewrite api/exported.txt from the code
+	$(GO) run ./internal/tools/apigolden -write
 
 vet:
 	$(GO) vet $(PKGS)

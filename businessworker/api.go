@@ -7,23 +7,29 @@ import (
 	"slices"
 	"strings"
 
+	"github.com/gatewayworker/gatewayworker/internal/apihook"
 	"github.com/gatewayworker/gatewayworker/internal/clientid"
 	"github.com/gatewayworker/gatewayworker/internal/linker"
 	pb "github.com/gatewayworker/gatewayworker/proto/gatewayworker/v1"
 )
 
 // API is what business code calls to act on clients (GatewayWorker's
-// Lib\Gateway); it is embedded in Worker and in pushclient.Client. Its methods
-// are safe for concurrent use. Calls made before the first set of gateways is
-// known wait for it, bounded by ctx.
+// Lib\Gateway): sends, groups, uids, sessions and queries. A Worker embeds
+// one (New makes it); package pushclient offers the same calls to programs
+// that handle no events. Its methods are safe for concurrent use. Calls made
+// before the first set of gateways is known wait for it, bounded by ctx.
+//
+// The zero API (and a nil *API) is not linked to anything: its calls return
+// ErrNotInitialized (Workers returns nil) and never panic.
 type API struct {
 	l *linker.Linker
 }
 
-// NewAPI returns the API over l. It exists for the packages of this module
-// that run their own Linker (pushclient); programs get an API from New or
-// pushclient.New.
-func NewAPI(l *linker.Linker) *API { return &API{l: l} }
+func init() {
+	// pushclient builds its API over its own linker through this hook,
+	// so no exported constructor takes an internal type.
+	apihook.NewAPI = func(l *linker.Linker) any { return &API{l: l} }
+}
 
 func sendCmd(s *pb.Send) *pb.Command { return &pb.Command{Op: &pb.Command_Send{Send: s}} }
 
@@ -51,11 +57,11 @@ func (a *API) SendToAll(ctx context.Context, m Message, opts ...SendOption) erro
 		for _, node := range slices.Sorted(maps.Keys(only)) {
 			s := newSend(pb.Send_TARGET_CLIENTS, m)
 			s.Conns, s.Exclude = only[node], exclude[node]
-			errs = append(errs, a.l.Enqueue(ctx, node, sendCmd(s)))
+			errs = append(errs, a.enqueue(ctx, node, sendCmd(s)))
 		}
 		return errors.Join(errs...)
 	}
-	return a.l.EnqueueAll(ctx, func(node uint64) *pb.Command {
+	return a.enqueueAll(ctx, func(node uint64) *pb.Command {
 		s := newSend(pb.Send_TARGET_ALL, m)
 		s.Exclude = exclude[node]
 		return sendCmd(s)
@@ -70,17 +76,17 @@ func (a *API) SendToClient(ctx context.Context, clientID string, m Message) erro
 	}
 	s := newSend(pb.Send_TARGET_CLIENTS, m)
 	s.Conns = []uint64{id.Conn}
-	return a.l.Enqueue(ctx, id.Node, sendCmd(s))
+	return a.enqueue(ctx, id.Node, sendCmd(s))
 }
 
-// SendToUid sends m to every connection bound to uid (all its devices).
-func (a *API) SendToUid(ctx context.Context, uid string, m Message) error {
-	return a.SendToUids(ctx, []string{uid}, m)
+// SendToUID sends m to every connection bound to uid (all its devices).
+func (a *API) SendToUID(ctx context.Context, uid string, m Message) error {
+	return a.SendToUIDs(ctx, []string{uid}, m)
 }
 
-// SendToUids sends m to every connection bound to one of uids; a connection
+// SendToUIDs sends m to every connection bound to one of uids; a connection
 // is sent m once.
-func (a *API) SendToUids(ctx context.Context, uids []string, m Message) error {
+func (a *API) SendToUIDs(ctx context.Context, uids []string, m Message) error {
 	if slices.Contains(uids, "") {
 		return ErrEmptyUID
 	}
@@ -88,7 +94,7 @@ func (a *API) SendToUids(ctx context.Context, uids []string, m Message) error {
 		return nil
 	}
 	uids = slices.Clone(uids)
-	return a.l.EnqueueAll(ctx, func(uint64) *pb.Command {
+	return a.enqueueAll(ctx, func(uint64) *pb.Command {
 		s := newSend(pb.Send_TARGET_UIDS, m)
 		s.Uids = uids
 		return sendCmd(s)
@@ -121,7 +127,7 @@ func (a *API) SendToGroups(ctx context.Context, groups []string, m Message, opts
 		return nil
 	}
 	groups = slices.Clone(groups)
-	return a.l.EnqueueAll(ctx, func(node uint64) *pb.Command {
+	return a.enqueueAll(ctx, func(node uint64) *pb.Command {
 		s := newSend(pb.Send_TARGET_GROUPS, m)
 		s.Groups, s.Exclude = groups, exclude[node]
 		return sendCmd(s)
@@ -134,7 +140,7 @@ func (a *API) toClient(ctx context.Context, clientID string, build func(conn uin
 	if err != nil {
 		return err
 	}
-	return a.l.Enqueue(ctx, id.Node, build(id.Conn))
+	return a.enqueue(ctx, id.Node, build(id.Conn))
 }
 
 // JoinGroup adds the client to group.
@@ -162,14 +168,14 @@ func (a *API) Ungroup(ctx context.Context, group string) error {
 	if group == "" {
 		return ErrEmptyGroup
 	}
-	return a.l.EnqueueAll(ctx, func(uint64) *pb.Command {
+	return a.enqueueAll(ctx, func(uint64) *pb.Command {
 		return &pb.Command{Op: &pb.Command_Ungroup{Ungroup: &pb.Ungroup{Groups: []string{group}}}}
 	})
 }
 
-// BindUid binds the client to uid; a client has at most one uid, so this
+// BindUID binds the client to uid; a client has at most one uid, so this
 // replaces any earlier binding.
-func (a *API) BindUid(ctx context.Context, clientID, uid string) error {
+func (a *API) BindUID(ctx context.Context, clientID, uid string) error {
 	if uid == "" {
 		return ErrEmptyUID
 	}
@@ -178,8 +184,8 @@ func (a *API) BindUid(ctx context.Context, clientID, uid string) error {
 	})
 }
 
-// UnbindUid removes the client's binding to uid.
-func (a *API) UnbindUid(ctx context.Context, clientID, uid string) error {
+// UnbindUID removes the client's binding to uid.
+func (a *API) UnbindUID(ctx context.Context, clientID, uid string) error {
 	if uid == "" {
 		return ErrEmptyUID
 	}
@@ -238,7 +244,12 @@ func updateSessionCmd(conn uint64, set map[string]string, del []string) *pb.Comm
 
 // Flush returns once every gateway has applied every command sent through
 // this API before the call.
-func (a *API) Flush(ctx context.Context) error { return a.l.Flush(ctx) }
+func (a *API) Flush(ctx context.Context) error {
+	if a == nil || a.l == nil {
+		return ErrNotInitialized
+	}
+	return exportErr(a.l.Flush(ctx))
+}
 
 // queryClient asks the client's gateway about the client.
 func (a *API) queryClient(ctx context.Context, clientID string, withSession bool) (*pb.ClientInfo, error) {
@@ -246,7 +257,7 @@ func (a *API) queryClient(ctx context.Context, clientID string, withSession bool
 	if err != nil {
 		return nil, err
 	}
-	res, err := a.l.Query(ctx, []uint64{id.Node}, func(uint64) *pb.Query {
+	res, err := a.query(ctx, []uint64{id.Node}, func(uint64) *pb.Query {
 		return &pb.Query{Kind: pb.Query_KIND_CLIENTS, Conns: []uint64{id.Conn}, WithSession: withSession}
 	})
 	for _, c := range res.Clients {
@@ -285,7 +296,7 @@ func (a *API) IsOnline(ctx context.Context, clientID string) (bool, error) {
 	if err != nil {
 		return false, err
 	}
-	res, err := a.l.Query(ctx, []uint64{id.Node}, func(uint64) *pb.Query {
+	res, err := a.query(ctx, []uint64{id.Node}, func(uint64) *pb.Query {
 		return &pb.Query{Kind: pb.Query_KIND_CLIENTS, Conns: []uint64{id.Conn}, CountOnly: true}
 	})
 	if errors.Is(err, ErrGatewayNotLinked) {
@@ -294,9 +305,9 @@ func (a *API) IsOnline(ctx context.Context, clientID string) (bool, error) {
 	return res.Count > 0, err
 }
 
-// GetSession returns the client's session; ErrClientNotFound if it is not
+// Session returns the client's session; ErrClientNotFound if it is not
 // connected.
-func (a *API) GetSession(ctx context.Context, clientID string) (map[string]string, error) {
+func (a *API) Session(ctx context.Context, clientID string) (map[string]string, error) {
 	info, err := a.queryClient(ctx, clientID, true)
 	if err != nil {
 		return nil, err
@@ -311,9 +322,9 @@ func (a *API) GetSession(ctx context.Context, clientID string) (map[string]strin
 	return s, nil
 }
 
-// GetUidByClientId returns the client's uid ("" when unbound);
+// UID returns the client's uid ("" when unbound);
 // ErrClientNotFound if it is not connected.
-func (a *API) GetUidByClientId(ctx context.Context, clientID string) (string, error) {
+func (a *API) UID(ctx context.Context, clientID string) (string, error) {
 	info, err := a.queryClient(ctx, clientID, false)
 	if err != nil {
 		return "", err
@@ -332,49 +343,49 @@ func idStrings(ids []clientid.ID) []string {
 	return out
 }
 
-// GetClientIdByUid returns the clients bound to uid. Like every query over
+// ClientsByUID returns the clients bound to uid. Like every query over
 // all gateways, on error it returns what the gateways that answered said.
-func (a *API) GetClientIdByUid(ctx context.Context, uid string) ([]string, error) {
+func (a *API) ClientsByUID(ctx context.Context, uid string) ([]string, error) {
 	if uid == "" {
 		return nil, ErrEmptyUID
 	}
-	res, err := a.l.Query(ctx, nil, func(uint64) *pb.Query {
+	res, err := a.query(ctx, nil, func(uint64) *pb.Query {
 		return &pb.Query{Kind: pb.Query_KIND_UIDS, Uids: []string{uid}}
 	})
 	return idStrings(res.Uids[uid]), err
 }
 
-// IsUidOnline reports whether any client is bound to uid.
-func (a *API) IsUidOnline(ctx context.Context, uid string) (bool, error) {
-	ids, err := a.GetClientIdByUid(ctx, uid)
+// IsUIDOnline reports whether any client is bound to uid.
+func (a *API) IsUIDOnline(ctx context.Context, uid string) (bool, error) {
+	ids, err := a.ClientsByUID(ctx, uid)
 	return len(ids) > 0, err
 }
 
-// GetAllClientIdCount returns the number of connected clients.
-func (a *API) GetAllClientIdCount(ctx context.Context) (int, error) {
-	res, err := a.l.Query(ctx, nil, func(uint64) *pb.Query {
+// CountClients returns the number of connected clients.
+func (a *API) CountClients(ctx context.Context) (int, error) {
+	res, err := a.query(ctx, nil, func(uint64) *pb.Query {
 		return &pb.Query{Kind: pb.Query_KIND_CLIENTS, CountOnly: true}
 	})
 	return int(res.Count), err
 }
 
-// GetClientIdCountByGroup returns the number of members of group; "" counts
+// CountClientsInGroup returns the number of members of group; "" counts
 // every client (like GatewayWorker).
-func (a *API) GetClientIdCountByGroup(ctx context.Context, group string) (int, error) {
+func (a *API) CountClientsInGroup(ctx context.Context, group string) (int, error) {
 	q := &pb.Query{Kind: pb.Query_KIND_CLIENTS, CountOnly: true}
 	if group != "" {
 		q.Groups = []string{group}
 	}
-	res, err := a.l.Query(ctx, nil, func(uint64) *pb.Query { return q })
+	res, err := a.query(ctx, nil, func(uint64) *pb.Query { return q })
 	return int(res.Count), err
 }
 
-// GetClientIdListByGroup returns the members of group.
-func (a *API) GetClientIdListByGroup(ctx context.Context, group string) ([]string, error) {
+// ClientsInGroup returns the members of group.
+func (a *API) ClientsInGroup(ctx context.Context, group string) ([]string, error) {
 	if group == "" {
 		return nil, ErrEmptyGroup
 	}
-	res, err := a.l.Query(ctx, nil, func(uint64) *pb.Query {
+	res, err := a.query(ctx, nil, func(uint64) *pb.Query {
 		return &pb.Query{Kind: pb.Query_KIND_GROUPS, Groups: []string{group}, WithMembers: true}
 	})
 	if g := res.Groups[group]; g != nil {
@@ -383,12 +394,12 @@ func (a *API) GetClientIdListByGroup(ctx context.Context, group string) ([]strin
 	return nil, err
 }
 
-// GetUidListByGroup returns the uids bound to members of group.
-func (a *API) GetUidListByGroup(ctx context.Context, group string) ([]string, error) {
+// UIDsInGroup returns the uids bound to members of group.
+func (a *API) UIDsInGroup(ctx context.Context, group string) ([]string, error) {
 	if group == "" {
 		return nil, ErrEmptyGroup
 	}
-	res, err := a.l.Query(ctx, nil, func(uint64) *pb.Query {
+	res, err := a.query(ctx, nil, func(uint64) *pb.Query {
 		return &pb.Query{Kind: pb.Query_KIND_GROUPS, Groups: []string{group}, WithMembers: true}
 	})
 	if g := res.Groups[group]; g != nil {
@@ -397,44 +408,44 @@ func (a *API) GetUidListByGroup(ctx context.Context, group string) ([]string, er
 	return nil, err
 }
 
-// GetAllGroupIdList returns every group with at least one member, sorted.
-func (a *API) GetAllGroupIdList(ctx context.Context) ([]string, error) {
-	res, err := a.l.Query(ctx, nil, func(uint64) *pb.Query {
+// Groups returns every group with at least one member, sorted.
+func (a *API) Groups(ctx context.Context) ([]string, error) {
+	res, err := a.query(ctx, nil, func(uint64) *pb.Query {
 		return &pb.Query{Kind: pb.Query_KIND_GROUPS}
 	})
 	return slices.Sorted(maps.Keys(res.Groups)), err
 }
 
-// GetAllUidList returns every bound uid, sorted.
-func (a *API) GetAllUidList(ctx context.Context) ([]string, error) {
-	res, err := a.l.Query(ctx, nil, func(uint64) *pb.Query {
+// UIDs returns every bound uid, sorted.
+func (a *API) UIDs(ctx context.Context) ([]string, error) {
+	res, err := a.query(ctx, nil, func(uint64) *pb.Query {
 		return &pb.Query{Kind: pb.Query_KIND_UIDS}
 	})
 	return slices.Sorted(maps.Keys(res.Uids)), err
 }
 
-// GetAllUidCount returns the number of distinct bound uids.
-func (a *API) GetAllUidCount(ctx context.Context) (int, error) {
-	uids, err := a.GetAllUidList(ctx)
+// CountUIDs returns the number of distinct bound uids.
+func (a *API) CountUIDs(ctx context.Context) (int, error) {
+	uids, err := a.UIDs(ctx)
 	return len(uids), err
 }
 
-// GetClientSessionsByGroup returns the sessions of the members of group, by
+// SessionsInGroup returns the sessions of the members of group, by
 // client id.
-func (a *API) GetClientSessionsByGroup(ctx context.Context, group string) (map[string]map[string]string, error) {
+func (a *API) SessionsInGroup(ctx context.Context, group string) (map[string]map[string]string, error) {
 	if group == "" {
 		return nil, ErrEmptyGroup
 	}
 	return a.sessions(ctx, &pb.Query{Kind: pb.Query_KIND_CLIENTS, Groups: []string{group}, WithSession: true})
 }
 
-// GetAllClientSessions returns the session of every client, by client id.
-func (a *API) GetAllClientSessions(ctx context.Context) (map[string]map[string]string, error) {
+// AllSessions returns the session of every client, by client id.
+func (a *API) AllSessions(ctx context.Context) (map[string]map[string]string, error) {
 	return a.sessions(ctx, &pb.Query{Kind: pb.Query_KIND_CLIENTS, WithSession: true})
 }
 
 func (a *API) sessions(ctx context.Context, q *pb.Query) (map[string]map[string]string, error) {
-	res, err := a.l.Query(ctx, nil, func(uint64) *pb.Query { return q })
+	res, err := a.query(ctx, nil, func(uint64) *pb.Query { return q })
 	out := make(map[string]map[string]string, len(res.Clients))
 	for _, c := range res.Clients {
 		s := c.Info.GetSession()
@@ -446,9 +457,9 @@ func (a *API) sessions(ctx context.Context, q *pb.Query) (map[string]map[string]
 	return out, err
 }
 
-// GetAllClientIdList returns the id of every connected client, sorted.
-func (a *API) GetAllClientIdList(ctx context.Context) ([]string, error) {
-	res, err := a.l.Query(ctx, nil, func(uint64) *pb.Query {
+// Clients returns the id of every connected client, sorted.
+func (a *API) Clients(ctx context.Context) ([]string, error) {
+	res, err := a.query(ctx, nil, func(uint64) *pb.Query {
 		return &pb.Query{Kind: pb.Query_KIND_CLIENTS}
 	})
 	out := make([]string, len(res.Clients))
@@ -459,24 +470,24 @@ func (a *API) GetAllClientIdList(ctx context.Context) ([]string, error) {
 	return out, err
 }
 
-// GetUidCountByGroup returns the number of distinct uids bound to members of
+// CountUIDsInGroup returns the number of distinct uids bound to members of
 // group.
-func (a *API) GetUidCountByGroup(ctx context.Context, group string) (int, error) {
-	uids, err := a.GetUidListByGroup(ctx, group)
+func (a *API) CountUIDsInGroup(ctx context.Context, group string) (int, error) {
+	uids, err := a.UIDsInGroup(ctx, group)
 	return len(uids), err
 }
 
 // allGroups asks every gateway for every group with its members.
 func (a *API) allGroups(ctx context.Context) (map[string]*linker.GroupResult, error) {
-	res, err := a.l.Query(ctx, nil, func(uint64) *pb.Query {
+	res, err := a.query(ctx, nil, func(uint64) *pb.Query {
 		return &pb.Query{Kind: pb.Query_KIND_GROUPS, WithMembers: true}
 	})
 	return res.Groups, err
 }
 
-// GetAllGroupUidList returns, for every group, the uids bound to its members
+// AllGroupUIDs returns, for every group, the uids bound to its members
 // (sorted; a group whose members are all unbound maps to an empty list).
-func (a *API) GetAllGroupUidList(ctx context.Context) (map[string][]string, error) {
+func (a *API) AllGroupUIDs(ctx context.Context) (map[string][]string, error) {
 	groups, err := a.allGroups(ctx)
 	out := make(map[string][]string, len(groups))
 	for name, g := range groups {
@@ -485,9 +496,35 @@ func (a *API) GetAllGroupUidList(ctx context.Context) (map[string][]string, erro
 	return out, err
 }
 
-// GetAllGroupClientIdList returns, for every group, the ids of its members,
+// AllGroupUIDCounts returns, for every group, the number of distinct uids
+// bound to its members (GatewayWorker's getAllGroupUidCount), in one query
+// per gateway.
+func (a *API) AllGroupUIDCounts(ctx context.Context) (map[string]int, error) {
+	groups, err := a.allGroups(ctx)
+	out := make(map[string]int, len(groups))
+	for name, g := range groups {
+		out[name] = len(g.Uids)
+	}
+	return out, err
+}
+
+// AllGroupClientCounts returns, for every group with a member, the number
+// of its members (GatewayWorker's getAllGroupClientIdCount), in one query
+// per gateway without the member lists.
+func (a *API) AllGroupClientCounts(ctx context.Context) (map[string]int, error) {
+	res, err := a.query(ctx, nil, func(uint64) *pb.Query {
+		return &pb.Query{Kind: pb.Query_KIND_GROUPS}
+	})
+	out := make(map[string]int, len(res.Groups))
+	for name, g := range res.Groups {
+		out[name] = int(g.Count)
+	}
+	return out, err
+}
+
+// AllGroupClients returns, for every group, the ids of its members,
 // sorted.
-func (a *API) GetAllGroupClientIdList(ctx context.Context) (map[string][]string, error) {
+func (a *API) AllGroupClients(ctx context.Context) (map[string][]string, error) {
 	groups, err := a.allGroups(ctx)
 	out := make(map[string][]string, len(groups))
 	for name, g := range groups {
@@ -498,9 +535,9 @@ func (a *API) GetAllGroupClientIdList(ctx context.Context) (map[string][]string,
 	return out, err
 }
 
-// BatchGetClientIdByUid returns the clients bound to each of uids, in one
+// ClientsByUIDs returns the clients bound to each of uids, in one
 // query per gateway; every uid asked for is a key (no client: empty list).
-func (a *API) BatchGetClientIdByUid(ctx context.Context, uids []string) (map[string][]string, error) {
+func (a *API) ClientsByUIDs(ctx context.Context, uids []string) (map[string][]string, error) {
 	if slices.Contains(uids, "") {
 		return nil, ErrEmptyUID
 	}
@@ -509,7 +546,7 @@ func (a *API) BatchGetClientIdByUid(ctx context.Context, uids []string) (map[str
 		return out, nil
 	}
 	q := &pb.Query{Kind: pb.Query_KIND_UIDS, Uids: slices.Clone(uids)}
-	res, err := a.l.Query(ctx, nil, func(uint64) *pb.Query { return q })
+	res, err := a.query(ctx, nil, func(uint64) *pb.Query { return q })
 	for _, uid := range uids {
 		ids := idStrings(res.Uids[uid])
 		slices.Sort(ids)
@@ -518,10 +555,10 @@ func (a *API) BatchGetClientIdByUid(ctx context.Context, uids []string) (map[str
 	return out, err
 }
 
-// IsUidsOnline reports, for each of uids, whether any client is bound to it
-// (GatewayClient's isUidsOnline), in one query per gateway.
-func (a *API) IsUidsOnline(ctx context.Context, uids []string) (map[string]bool, error) {
-	ids, err := a.BatchGetClientIdByUid(ctx, uids)
+// UIDsOnline reports, for each of uids, whether any client is bound to it
+// (GatewayClient's isUidsOnline in the docs mapping), in one query per gateway.
+func (a *API) UIDsOnline(ctx context.Context, uids []string) (map[string]bool, error) {
+	ids, err := a.ClientsByUIDs(ctx, uids)
 	if ids == nil {
 		return nil, err
 	}
@@ -532,9 +569,9 @@ func (a *API) IsUidsOnline(ctx context.Context, uids []string) (map[string]bool,
 	return out, err
 }
 
-// BatchGetClientIdCountByGroup returns the number of members of each of
+// CountClientsInGroups returns the number of members of each of
 // groups, in one query per gateway; every group asked for is a key.
-func (a *API) BatchGetClientIdCountByGroup(ctx context.Context, groups []string) (map[string]int, error) {
+func (a *API) CountClientsInGroups(ctx context.Context, groups []string) (map[string]int, error) {
 	if slices.Contains(groups, "") {
 		return nil, ErrEmptyGroup
 	}
@@ -543,7 +580,7 @@ func (a *API) BatchGetClientIdCountByGroup(ctx context.Context, groups []string)
 		return out, nil
 	}
 	q := &pb.Query{Kind: pb.Query_KIND_GROUPS, Groups: slices.Clone(groups)}
-	res, err := a.l.Query(ctx, nil, func(uint64) *pb.Query { return q })
+	res, err := a.query(ctx, nil, func(uint64) *pb.Query { return q })
 	for _, g := range groups {
 		if gr := res.Groups[g]; gr != nil {
 			out[g] = int(gr.Count)
@@ -562,7 +599,7 @@ type GatewayStats struct {
 	PublicAddr  string `json:"public_addr"` // address clients connect to
 	Clients     int    `json:"clients"`
 	Groups      int    `json:"groups"`       // groups with a member on this gateway
-	Uids        int    `json:"uids"`         // uids bound on this gateway
+	UIDs        int    `json:"uids"`         // uids bound on this gateway
 	Workers     int    `json:"workers"`      // linked workers
 	PushClients int    `json:"push_clients"` // linked push clients (the caller included)
 }
@@ -571,9 +608,12 @@ type GatewayStats struct {
 // the stats command prints it). On error it returns the gateways that
 // answered, sorted by node id.
 func (a *API) Stats(ctx context.Context) ([]GatewayStats, error) {
-	replies, err := a.l.Request(ctx, nil, func(uint64) *pb.Command {
+	replies, err := a.request(ctx, nil, func(uint64) *pb.Command {
 		return &pb.Command{Op: &pb.Command_Query{Query: &pb.Query{Kind: pb.Query_KIND_STATS}}}
 	})
+	if errors.Is(err, ErrNotInitialized) {
+		return nil, err
+	}
 	infos := make(map[uint64]*pb.GatewayInfo)
 	for _, g := range a.l.Gateways() {
 		infos[g.GetNodeId()] = g
@@ -592,7 +632,7 @@ func (a *API) Stats(ctx context.Context) ([]GatewayStats, error) {
 			PublicAddr:  info.GetPublicAddr(),
 			Clients:     int(st.GetClients()),
 			Groups:      int(st.GetGroups()),
-			Uids:        int(st.GetUids()),
+			UIDs:        int(st.GetUids()),
 			Workers:     int(st.GetWorkers()),
 			PushClients: int(st.GetPushClients()),
 		})
@@ -602,4 +642,9 @@ func (a *API) Stats(ctx context.Context) ([]GatewayStats, error) {
 
 // Workers returns the ids of the workers linked to the gateways, as the
 // gateways last reported them, sorted (no GatewayWorker counterpart).
-func (a *API) Workers() []string { return a.l.Workers() }
+func (a *API) Workers() []string {
+	if a == nil || a.l == nil {
+		return nil
+	}
+	return a.l.Workers()
+}

@@ -12,14 +12,15 @@ import (
 )
 
 // Client is the client whose event is being handled. It is valid during the
-// handler call only; keep ID() to address the client later.
+// handler call only; keep ID() to address the client later. The worker makes
+// one per event; a zero Client has empty fields, and its Send and Close
+// return ErrNotInitialized.
 type Client struct {
-	w           *Worker
-	id          clientid.ID
-	idStr       string
-	remote      string
-	uid         string
-	redelivered bool
+	w      *Worker
+	id     clientid.ID
+	idStr  string
+	remote string
+	uid    string
 
 	base    map[string]string // the session as of the event (not modified)
 	version uint64            // the session version base stands for
@@ -39,10 +40,6 @@ func (c *Client) RemoteAddr() string { return c.remote }
 
 // UID returns the uid the client was bound to when the event was sent, or "".
 func (c *Client) UID() string { return c.uid }
-
-// Redelivered reports whether the event was handed to another worker before,
-// which stopped without acknowledging it: the handler may see it twice.
-func (c *Client) Redelivered() bool { return c.redelivered }
 
 // Session returns the client's session as of the event. The map belongs to
 // the handler call. When the handler returns (not after OnClose: the client
@@ -67,11 +64,17 @@ func (c *Client) Worker() *Worker { return c.w }
 
 // Send sends m to this client (GatewayWorker's sendToCurrentClient).
 func (c *Client) Send(ctx context.Context, m Message) error {
+	if c.w == nil {
+		return ErrNotInitialized
+	}
 	return c.w.SendToClient(ctx, c.idStr, m)
 }
 
 // Close closes this client's connection (see API.CloseClient).
 func (c *Client) Close(ctx context.Context, opts ...CloseOption) error {
+	if c.w == nil {
+		return ErrNotInitialized
+	}
 	return c.w.CloseClient(ctx, c.idStr, opts...)
 }
 

@@ -10,21 +10,19 @@ import (
 	"github.com/prometheus/client_golang/prometheus"
 	"google.golang.org/grpc"
 	"google.golang.org/grpc/credentials"
-
-	"github.com/gatewayworker/gatewayworker/internal/linker"
 )
 
 // Defaults for zero Config fields.
 const (
 	// DefaultEventWindow is the most events each gateway sends to a worker
 	// before the worker acknowledges them.
-	DefaultEventWindow = linker.DefaultWindowEvents
+	DefaultEventWindow = 1024
 	// DefaultEventWindowBytes is the most event bytes each gateway sends to
 	// a worker before the worker acknowledges them (8 MiB).
-	DefaultEventWindowBytes = linker.DefaultWindowBytes
+	DefaultEventWindowBytes = 8 << 20
 	// DefaultSlowHandler is how long a handler may run before it is logged
 	// and counted (GatewayWorker's processTimeout).
-	DefaultSlowHandler = linker.DefaultSlowHandler
+	DefaultSlowHandler = 30 * time.Second
 	// DefaultStopTimeout is how long Run waits for the events in hand at
 	// shutdown, and then again for the final flush and OnWorkerStop.
 	DefaultStopTimeout = 10 * time.Second
@@ -34,7 +32,7 @@ const (
 	DefaultClientIdleTimeout = time.Hour
 	// DefaultMaxQueueAge is how long a command may wait for its gateway
 	// (link down or too slow) before it is dropped unsent and counted.
-	DefaultMaxQueueAge = linker.DefaultMaxQueueAge
+	DefaultMaxQueueAge = 30 * time.Second
 	// DefaultClientSweepInterval is how often a worker forgets the clients
 	// it will get no more events of (their gateway left, or routes them to
 	// another worker) and idle ones.

@@ -5,6 +5,24 @@
 // offers to any Go program: a web handler, a cron job. docs/api.md maps every
 // GatewayWorker call to its Go name.
 //
+// # Handlers
+//
+// A Handler gets each client event as a struct: OnConnect(ctx, ConnectEvent)
+// with the client and its WebSocket handshake (path, query, headers, chosen
+// subprotocol, remote address), OnMessage(ctx, MessageEvent) and
+// OnClose(ctx, CloseEvent); new fields can be added to the events without
+// breaking handlers. OnConnect returns a ConnectReply that may refuse the
+// client (a close code and reason) or give it a uid, groups and session:
+// the worker sends these commands before it acknowledges the connect event,
+// so they are in place before the gateway routes the client's first
+// message. Embed BaseHandler to implement only what you need.
+//
+// # Zero values
+//
+// Worker and API must be made by New (a Worker embeds its API); the zero
+// values do not panic but their calls return ErrNotInitialized. A Client is
+// made by the worker for each event.
+//
 // # How it links
 //
 // A Worker or push client watches the registers for live gateways and keeps
@@ -27,7 +45,7 @@
 // its own, so every send is "raw" and Message.Binary chooses between a text
 // and a binary WebSocket frame.
 //
-// Queries (IsOnline, GetSession, counts and lists) ask the gateways concerned
+// Queries (IsOnline, Session, counts and lists) ask the gateways concerned
 // in parallel under ctx's deadline (10 s when ctx has none). When a gateway
 // does not answer in time or its link is down, the call returns the merged
 // result of the gateways that answered together with an error naming the
@@ -35,8 +53,8 @@
 //
 // Events are handled at least once: a gateway keeps an event until the
 // worker's handler returns, and hands it to another worker if the link
-// breaks first (Client.Redelivered reports it). Messages clients send while no
-// worker is linked are dropped by the gateway.
+// breaks first (the event's Redelivered field reports it). Messages clients
+// send while no worker is linked are dropped by the gateway.
 //
 // # Sessions
 //

@@ -23,7 +23,8 @@ type chat struct {
 	ids []string
 }
 
-func (h *chat) OnWebSocketConnect(ctx context.Context, c *Client, hs Handshake) {
+func (h *chat) OnConnect(ctx context.Context, e ConnectEvent) (ConnectReply, error) {
+	c, hs := e.Client, e.Handshake
 	h.mu.Lock()
 	if h.hs == nil {
 		h.hs = map[string]Handshake{}
@@ -32,9 +33,11 @@ func (h *chat) OnWebSocketConnect(ctx context.Context, c *Client, hs Handshake) 
 	h.ids = append(h.ids, c.ID())
 	h.mu.Unlock()
 	_ = c.Send(ctx, Text("welcome "+hs.Query().Get("name")))
+	return ConnectReply{}, nil
 }
 
-func (h *chat) OnMessage(ctx context.Context, c *Client, m Message) {
+func (h *chat) OnMessage(ctx context.Context, e MessageEvent) {
+	c, m := e.Client, e.Message
 	cmd, arg, _ := strings.Cut(m.String(), " ")
 	switch cmd {
 	case "echo":
@@ -48,7 +51,7 @@ func (h *chat) OnMessage(ctx context.Context, c *Client, m Message) {
 	case "say":
 		_ = c.Worker().SendToGroup(ctx, "room", Text(arg), WithExclude(c.ID()))
 	case "bind":
-		_ = c.Worker().BindUid(ctx, c.ID(), arg)
+		_ = c.Worker().BindUID(ctx, c.ID(), arg)
 	}
 }
 
@@ -88,7 +91,7 @@ func TestClusterEchoOrderAndSession(t *testing.T) {
 	if err := w.Flush(ctx); err != nil {
 		t.Fatal(err)
 	}
-	s, err := w.GetSession(ctx, id)
+	s, err := w.Session(ctx, id)
 	if err != nil || s["n"] != "19" {
 		t.Fatalf("GetSession = %v, %v", s, err)
 	}
@@ -109,7 +112,7 @@ func TestClusterGroupsUidsAndPushClient(t *testing.T) {
 	}
 	// Different clients run concurrently: wait for both joins.
 	waitUntil(t, "both joined", func() bool {
-		n, err := w.GetClientIdCountByGroup(context.Background(), "room")
+		n, err := w.CountClientsInGroup(context.Background(), "room")
 		return err == nil && n == 2
 	})
 	write(t, a, "say hello")
@@ -120,10 +123,10 @@ func TestClusterGroupsUidsAndPushClient(t *testing.T) {
 	p := pushAPI(t, linker.Config{Registers: []string{c.register}, Secret: "s3cret"})
 	ctx := context.Background()
 	waitUntil(t, "both bound", func() bool {
-		ids, err := p.GetClientIdByUid(ctx, "0")
+		ids, err := p.ClientsByUID(ctx, "0")
 		return err == nil && len(ids) == 2
 	})
-	if err := p.SendToUid(ctx, "0", Text("to uid")); err != nil {
+	if err := p.SendToUID(ctx, "0", Text("to uid")); err != nil {
 		t.Fatal(err)
 	}
 	for _, ws := range []*websocket.Conn{a, b} {
@@ -131,10 +134,10 @@ func TestClusterGroupsUidsAndPushClient(t *testing.T) {
 			t.Fatalf("got %q", got)
 		}
 	}
-	if n, err := p.GetAllClientIdCount(ctx); err != nil || n != 2 {
+	if n, err := p.CountClients(ctx); err != nil || n != 2 {
 		t.Fatalf("count = %d, %v", n, err)
 	}
-	if n, err := p.GetClientIdCountByGroup(ctx, "room"); err != nil || n != 2 {
+	if n, err := p.CountClientsInGroup(ctx, "room"); err != nil || n != 2 {
 		t.Fatalf("group count = %d, %v", n, err)
 	}
 	if err := p.Ungroup(ctx, "room"); err != nil {
@@ -143,7 +146,7 @@ func TestClusterGroupsUidsAndPushClient(t *testing.T) {
 	if err := p.Flush(ctx); err != nil {
 		t.Fatal(err)
 	}
-	if n, err := p.GetClientIdCountByGroup(ctx, "room"); err != nil || n != 0 {
+	if n, err := p.CountClientsInGroup(ctx, "room"); err != nil || n != 0 {
 		t.Fatalf("group count after ungroup = %d, %v", n, err)
 	}
 }
@@ -205,16 +208,17 @@ type slow struct {
 	entered chan string
 }
 
-func (h *slow) OnMessage(ctx context.Context, c *Client, m Message) {
-	h.entered <- m.String()
+func (h *slow) OnMessage(ctx context.Context, e MessageEvent) {
+	h.entered <- e.Message.String()
 	<-ctx.Done()
 }
 
 // redelivered echoes the messages it gets a second time.
 type redelivered struct{ BaseHandler }
 
-func (redelivered) OnMessage(ctx context.Context, c *Client, m Message) {
-	_ = c.Send(ctx, Text(fmt.Sprintf("%s redelivered=%v", m, c.Redelivered())))
+func (redelivered) OnMessage(ctx context.Context, e MessageEvent) {
+	c, m := e.Client, e.Message
+	_ = c.Send(ctx, Text(fmt.Sprintf("%s redelivered=%v", m, e.Redelivered)))
 }
 
 func TestClusterStoppedWorkerEventsGoToAnother(t *testing.T) {
@@ -276,41 +280,41 @@ func TestClusterQueriesAndSessions(t *testing.T) {
 	must(w.JoinGroup(ctx, ida, "g1"))
 	must(w.JoinGroup(ctx, idb, "g1"))
 	must(w.JoinGroup(ctx, idb, "g2"))
-	must(w.BindUid(ctx, ida, "ua"))
+	must(w.BindUID(ctx, ida, "ua"))
 	must(w.SetSession(ctx, ida, map[string]string{"k": "1", "x": "y"}))
 	must(w.UpdateSession(ctx, ida, map[string]string{"k": "2"}, "x"))
 
-	if ids, err := w.GetClientIdListByGroup(ctx, "g1"); err != nil || !sameSet(ids, []string{ida, idb}) {
-		t.Fatalf("GetClientIdListByGroup = %v, %v", ids, err)
+	if ids, err := w.ClientsInGroup(ctx, "g1"); err != nil || !sameSet(ids, []string{ida, idb}) {
+		t.Fatalf("ClientsInGroup = %v, %v", ids, err)
 	}
-	if uids, err := w.GetUidListByGroup(ctx, "g1"); err != nil || !sameSet(uids, []string{"ua"}) {
-		t.Fatalf("GetUidListByGroup = %v, %v", uids, err)
+	if uids, err := w.UIDsInGroup(ctx, "g1"); err != nil || !sameSet(uids, []string{"ua"}) {
+		t.Fatalf("UIDsInGroup = %v, %v", uids, err)
 	}
-	if groups, err := w.GetAllGroupIdList(ctx); err != nil || !sameSet(groups, []string{"g1", "g2"}) {
-		t.Fatalf("GetAllGroupIdList = %v, %v", groups, err)
+	if groups, err := w.Groups(ctx); err != nil || !sameSet(groups, []string{"g1", "g2"}) {
+		t.Fatalf("Groups = %v, %v", groups, err)
 	}
-	if uids, err := w.GetAllUidList(ctx); err != nil || !sameSet(uids, []string{"ua"}) {
-		t.Fatalf("GetAllUidList = %v, %v", uids, err)
+	if uids, err := w.UIDs(ctx); err != nil || !sameSet(uids, []string{"ua"}) {
+		t.Fatalf("UIDs = %v, %v", uids, err)
 	}
-	if uid, err := w.GetUidByClientId(ctx, ida); err != nil || uid != "ua" {
-		t.Fatalf("GetUidByClientId = %q, %v", uid, err)
+	if uid, err := w.UID(ctx, ida); err != nil || uid != "ua" {
+		t.Fatalf("UID = %q, %v", uid, err)
 	}
-	if ok, err := w.IsUidOnline(ctx, "ua"); !ok || err != nil {
-		t.Fatalf("IsUidOnline = %v, %v", ok, err)
+	if ok, err := w.IsUIDOnline(ctx, "ua"); !ok || err != nil {
+		t.Fatalf("IsUIDOnline = %v, %v", ok, err)
 	}
-	if s, err := w.GetSession(ctx, ida); err != nil || len(s) != 1 || s["k"] != "2" {
+	if s, err := w.Session(ctx, ida); err != nil || len(s) != 1 || s["k"] != "2" {
 		t.Fatalf("GetSession after update = %v, %v", s, err)
 	}
-	if all, err := w.GetClientSessionsByGroup(ctx, "g1"); err != nil || len(all) != 2 || all[ida]["k"] != "2" {
-		t.Fatalf("GetClientSessionsByGroup = %v, %v", all, err)
+	if all, err := w.SessionsInGroup(ctx, "g1"); err != nil || len(all) != 2 || all[ida]["k"] != "2" {
+		t.Fatalf("SessionsInGroup = %v, %v", all, err)
 	}
 	must(w.LeaveGroup(ctx, idb, "g2"))
-	if groups, err := w.GetAllGroupIdList(ctx); err != nil || !sameSet(groups, []string{"g1"}) {
+	if groups, err := w.Groups(ctx); err != nil || !sameSet(groups, []string{"g1"}) {
 		t.Fatalf("groups after leave = %v, %v", groups, err)
 	}
-	must(w.UnbindUid(ctx, ida, "ua"))
-	if ok, err := w.IsUidOnline(ctx, "ua"); ok || err != nil {
-		t.Fatalf("IsUidOnline after unbind = %v, %v", ok, err)
+	must(w.UnbindUID(ctx, ida, "ua"))
+	if ok, err := w.IsUIDOnline(ctx, "ua"); ok || err != nil {
+		t.Fatalf("IsUIDOnline after unbind = %v, %v", ok, err)
 	}
 
 	must(w.CloseClient(ctx, idb, WithLastMessage(Text("bye")), WithCloseCode(4100, "kicked")))
@@ -324,7 +328,7 @@ func TestClusterQueriesAndSessions(t *testing.T) {
 		t.Fatalf("close: %v", err)
 	}
 	waitUntil(t, "b offline", func() bool { ok, err := w.IsOnline(ctx, idb); return err == nil && !ok })
-	if _, err := w.GetSession(ctx, idb); !errors.Is(err, ErrClientNotFound) {
+	if _, err := w.Session(ctx, idb); !errors.Is(err, ErrClientNotFound) {
 		t.Fatalf("GetSession of a closed client: %v", err)
 	}
 }

@@ -19,11 +19,13 @@ type echo struct {
 	businessworker.BaseHandler
 }
 
-func (echo) OnConnect(ctx context.Context, c *businessworker.Client) {
-	_ = c.Send(ctx, businessworker.Text("welcome"))
+func (echo) OnConnect(ctx context.Context, e businessworker.ConnectEvent) (businessworker.ConnectReply, error) {
+	_ = e.Client.Send(ctx, businessworker.Text("welcome"))
+	return businessworker.ConnectReply{}, nil
 }
 
-func (echo) OnMessage(ctx context.Context, c *businessworker.Client, msg businessworker.Message) {
+func (echo) OnMessage(ctx context.Context, e businessworker.MessageEvent) {
+	c, msg := e.Client, e.Message
 	_ = c.Send(ctx, msg)
 }
 

@@ -21,7 +21,7 @@ type countingHandler struct {
 	last atomic.Int64 // unix nanos
 }
 
-func (h *countingHandler) OnMessage(context.Context, *Client, Message) {
+func (h *countingHandler) OnMessage(context.Context, MessageEvent) {
 	h.n.Add(1)
 	h.last.Store(time.Now().UnixNano())
 }

@@ -43,7 +43,9 @@ func durationBounds() []uint64 {
 type workerMetrics struct {
 	handle [numKinds]*metrics.Histogram // handler time per event kind, ns
 	panics atomic.Uint64
-	grpc   *metrics.GRPCErrors
+	// connectRefused counts clients OnConnect refused or failed.
+	connectRefused atomic.Uint64
+	grpc           *metrics.GRPCErrors
 }
 
 func (m *workerMetrics) init() {
@@ -81,7 +83,7 @@ func (w *Worker) registerMetrics(r prometheus.Registerer) error {
 type collector struct {
 	w                                          *Worker
 	duration, panics, gateways, links, leading *prometheus.Desc
-	slow, clientStates, expired                *prometheus.Desc
+	slow, clientStates, expired, refused       *prometheus.Desc
 }
 
 var _ prometheus.Collector = (*collector)(nil)
@@ -92,7 +94,8 @@ func newCollector(w *Worker) *collector {
 	}
 	return &collector{
 		w:            w,
-		duration:     d("event_duration_seconds", "Time to handle one client event (the handler and the session write-back), by event: connect (OnConnect and OnWebSocketConnect), message, close.", "event"),
+		duration:     d("event_duration_seconds", "Time to handle one client event (the handler and the session write-back), by event: connect (OnConnect and its reply's commands), message, close.", "event"),
+		refused:      d("connects_refused_total", "Clients closed by OnConnect: a Refuse reply or an error."),
 		panics:       d("handler_panics_total", "Handler calls that panicked (recovered and logged)."),
 		gateways:     d("gateways", "Live gateways the register reports to this worker."),
 		links:        d("links", "Gateways this worker is linked to now."),
@@ -105,7 +108,7 @@ func newCollector(w *Worker) *collector {
 
 // Describe implements prometheus.Collector.
 func (c *collector) Describe(ch chan<- *prometheus.Desc) {
-	for _, d := range []*prometheus.Desc{c.duration, c.panics, c.gateways, c.links, c.leading, c.slow, c.clientStates, c.expired} {
+	for _, d := range []*prometheus.Desc{c.duration, c.panics, c.gateways, c.links, c.leading, c.slow, c.clientStates, c.expired, c.refused} {
 		ch <- d
 	}
 	c.w.metrics.grpc.Describe(ch)
@@ -130,6 +133,7 @@ func (c *collector) Collect(ch chan<- prometheus.Metric) {
 	if w.IsLeader() {
 		leader = 1
 	}
+	ch <- prometheus.MustNewConstMetric(c.refused, prometheus.CounterValue, float64(w.metrics.connectRefused.Load()))
 	ch <- prometheus.MustNewConstMetric(c.panics, prometheus.CounterValue, float64(w.metrics.panics.Load()))
 	ch <- prometheus.MustNewConstMetric(c.gateways, prometheus.GaugeValue, float64(len(nodes)))
 	ch <- prometheus.MustNewConstMetric(c.links, prometheus.GaugeValue, float64(linked))

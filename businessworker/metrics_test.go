@@ -20,7 +20,8 @@ const wk = "gatewayworker_worker_"
 // timedHandler sleeps on "slow" and panics on "boom".
 type timedHandler struct{ BaseHandler }
 
-func (timedHandler) OnMessage(_ context.Context, _ *Client, msg Message) {
+func (timedHandler) OnMessage(_ context.Context, e MessageEvent) {
+	msg := e.Message
 	switch string(msg.Data) {
 	case "slow":
 		time.Sleep(30 * time.Millisecond)
@@ -128,6 +129,7 @@ func ExampleConfig_metrics() {
 	// Output:
 	// gatewayworker_worker_client_states GAUGE
 	// gatewayworker_worker_commands_expired_total COUNTER
+	// gatewayworker_worker_connects_refused_total COUNTER
 	// gatewayworker_worker_event_duration_seconds HISTOGRAM
 	// gatewayworker_worker_gateways GAUGE
 	// gatewayworker_worker_grpc_errors_total COUNTER

@@ -16,5 +16,5 @@ func pushAPI(tb testing.TB, cfg linker.Config) *API {
 		tb.Fatal(err)
 	}
 	tb.Cleanup(func() { _ = l.Close() })
-	return NewAPI(l)
+	return &API{l: l}
 }

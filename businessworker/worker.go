@@ -3,6 +3,7 @@ package businessworker
 import (
 	"context"
 	"fmt"
+	"github.com/gatewayworker/gatewayworker/internal/errtext"
 	"log/slog"
 	"runtime/debug"
 	"slices"
@@ -14,11 +15,14 @@ import (
 	"github.com/gatewayworker/gatewayworker/internal/discovery"
 	"github.com/gatewayworker/gatewayworker/internal/linker"
 	"github.com/gatewayworker/gatewayworker/internal/rendezvous"
+	"github.com/gatewayworker/gatewayworker/internal/wsconn"
 	pb "github.com/gatewayworker/gatewayworker/proto/gatewayworker/v1"
 )
 
 // Worker links to every live gateway, handles client events with the
-// Handler and offers the API.
+// Handler and offers the API (embedded). Make one with New. The zero Worker
+// is not usable but does not panic: Run and the API calls return
+// ErrNotInitialized, ID returns "" and IsLeader false.
 type Worker struct {
 	*API
 	cfg     Config
@@ -63,7 +67,7 @@ func newWorker(cfg Config, src linker.Source) (*Worker, error) {
 		Logger:       cfg.Logger,
 	})
 	if err != nil {
-		return nil, fmt.Errorf("%w: %w", ErrInvalidConfig, err)
+		return nil, fmt.Errorf("%w: %s", ErrInvalidConfig, errtext.Strip(err))
 	}
 	w.l = l
 	w.API = &API{l: l}
@@ -77,7 +81,7 @@ func newWorker(cfg Config, src linker.Source) (*Worker, error) {
 			Logger:      cfg.Logger,
 		})
 		if err != nil {
-			return nil, fmt.Errorf("%w: %w", ErrInvalidConfig, err)
+			return nil, fmt.Errorf("%w: %s", ErrInvalidConfig, errtext.Strip(err))
 		}
 	}
 	if err := w.registerMetrics(cfg.Metrics); err != nil {
@@ -87,12 +91,17 @@ func newWorker(cfg Config, src linker.Source) (*Worker, error) {
 	return w, nil
 }
 
-// ID returns the worker's linker id: random per Worker, the same on every
-// gateway.
-func (w *Worker) ID() string { return w.l.ID() }
+// ID returns the worker's id (as Workers lists it): random per Worker, the
+// same on every gateway; "" for the zero Worker.
+func (w *Worker) ID() string {
+	if w.l == nil {
+		return ""
+	}
+	return w.l.ID()
+}
 
 // DefaultLeaderLeaseTTL is the Config.LeaderLeaseTTL of a zero Config.
-const DefaultLeaderLeaseTTL = discovery.DefaultLeaseTTL
+const DefaultLeaderLeaseTTL = 5 * time.Second
 
 // IsLeader reports whether this worker holds the leader lease now: more
 // than half of the registers of the cluster grant it, and by this worker's
@@ -107,6 +116,9 @@ func (w *Worker) IsLeader() bool {
 // (a test Source) there is no lease: the lowest worker id the gateways
 // report leads, with token 0 and no end signal.
 func (w *Worker) leaderTerm() (discovery.Term, bool) {
+	if w.l == nil {
+		return discovery.Term{}, false
+	}
 	if w.lease == nil {
 		return discovery.Term{}, w.l.IsLeader()
 	}
@@ -132,8 +144,11 @@ type leaderTokenKey struct{}
 // stops the timers, stops taking events and finishes those in hand (bounded
 // by StopTimeout; events not handled then go to other workers), flushes the
 // commands, calls OnWorkerStop, flushes again, unlinks and returns nil. It
-// returns ErrRunning if called twice.
+// returns ErrRunning if called twice, ErrNotInitialized on a zero Worker.
 func (w *Worker) Run(ctx context.Context) error {
+	if w.l == nil {
+		return ErrNotInitialized
+	}
 	if !w.running.CompareAndSwap(false, true) {
 		return ErrRunning
 	}
@@ -210,15 +225,15 @@ func (w *Worker) handle(ctx context.Context, ev linker.Event) {
 	id := clientid.ID{Node: ev.Gateway, Conn: e.GetConn()}
 	remote, session, version := w.states.begin(id, e, time.Now())
 	c := &Client{
-		w:           w,
-		id:          id,
-		idStr:       id.String(),
-		remote:      remote,
-		uid:         e.GetUid(),
-		redelivered: e.GetRedelivered(),
-		base:        session,
-		version:     version,
+		w:       w,
+		id:      id,
+		idStr:   id.String(),
+		remote:  remote,
+		uid:     e.GetUid(),
+		base:    session,
+		version: version,
 	}
+	redelivered := e.GetRedelivered()
 	h := w.cfg.Handler
 	switch k := e.GetKind().(type) {
 	case *pb.Event_Connect:
@@ -226,13 +241,24 @@ func (w *Worker) handle(ctx context.Context, ev linker.Event) {
 		for _, hd := range k.Connect.GetHeaders() {
 			hs.Headers = append(hs.Headers, Header{Name: hd.GetName(), Value: hd.GetValue()})
 		}
-		w.safely("OnConnect", func() { h.OnConnect(ctx, c) })
-		w.safely("OnWebSocketConnect", func() { h.OnWebSocketConnect(ctx, c, hs) })
+		var (
+			reply ConnectReply
+			err   error
+		)
+		w.safely("OnConnect", func() {
+			reply, err = h.OnConnect(ctx, ConnectEvent{Client: c, Handshake: hs, RemoteAddr: remote, Redelivered: redelivered})
+		})
+		// The reply's commands are queued before this function returns,
+		// so before the event is acked: the gateway applies them before
+		// it routes the client's first message.
+		if !w.applyConnectReply(ctx, c, reply, err) {
+			return
+		}
 	case *pb.Event_Message:
 		msg := Message{Data: k.Message.GetData(), Binary: k.Message.GetBinary()}
-		w.safely("OnMessage", func() { h.OnMessage(ctx, c, msg) })
+		w.safely("OnMessage", func() { h.OnMessage(ctx, MessageEvent{Client: c, Message: msg, Redelivered: redelivered}) })
 	case *pb.Event_Close:
-		w.safely("OnClose", func() { h.OnClose(ctx, c) })
+		w.safely("OnClose", func() { h.OnClose(ctx, CloseEvent{Client: c, Redelivered: redelivered}) })
 		w.states.forget(id)
 		return
 	default:
@@ -250,6 +276,53 @@ func (w *Worker) handle(ctx context.Context, ev linker.Event) {
 		}
 		w.states.wrote(id, set, del, version, time.Now())
 	}
+}
+
+// applyConnectReply queues the commands of OnConnect's reply (or its
+// error) for the client's gateway: a close, or a bind, joins and the
+// reply's session keys (merged into the handler's session changes, which
+// the caller writes back). It reports whether the caller should write the
+// session back (false when the client is closed).
+func (w *Worker) applyConnectReply(ctx context.Context, c *Client, reply ConnectReply, err error) bool {
+	if err != nil {
+		w.log.Warn("OnConnect failed: closing the client", "client", c.idStr, "err", err)
+		w.metrics.connectRefused.Add(1)
+		if cerr := w.CloseClient(ctx, c.idStr, WithCloseCode(1011, "internal error")); cerr != nil {
+			w.log.Warn("OnConnect: close", "client", c.idStr, "err", cerr)
+		}
+		return false
+	}
+	if r := reply.Refuse; r != nil {
+		code := r.Code
+		if !wsconn.ValidCloseCode(code) {
+			if code != 0 {
+				w.log.Warn("OnConnect: invalid refusal close code, sending the default", "client", c.idStr, "code", code, "default", DefaultRefusalCode)
+			}
+			code = DefaultRefusalCode // the gateway would refuse the close
+		}
+		w.metrics.connectRefused.Add(1)
+		if cerr := w.CloseClient(ctx, c.idStr, WithCloseCode(code, r.Reason)); cerr != nil {
+			w.log.Warn("OnConnect: refuse", "client", c.idStr, "err", cerr)
+		}
+		return false
+	}
+	if reply.UID != "" {
+		if berr := w.BindUID(ctx, c.idStr, reply.UID); berr != nil {
+			w.log.Warn("OnConnect: bind uid", "client", c.idStr, "err", berr)
+		}
+	}
+	for _, g := range reply.Groups {
+		if jerr := w.JoinGroup(ctx, c.idStr, g); jerr != nil {
+			w.log.Warn("OnConnect: join group", "client", c.idStr, "group", g, "err", jerr)
+		}
+	}
+	if len(reply.Session) > 0 {
+		s := c.Session()
+		for k, v := range reply.Session {
+			s[k] = v
+		}
+	}
+	return true
 }
 
 // sweepClients forgets, every sweepInterval until ctx is done, the clients

@@ -95,15 +95,20 @@ func (r *recorder) OnWorkerStart(ctx context.Context, w *Worker) {
 	r.started = true
 	r.mu.Unlock()
 }
-func (r *recorder) OnConnect(ctx context.Context, c *Client) { r.add(c, "connect "+c.RemoteAddr()) }
-func (r *recorder) OnWebSocketConnect(ctx context.Context, c *Client, hs Handshake) {
+func (r *recorder) OnConnect(ctx context.Context, e ConnectEvent) (ConnectReply, error) {
+	r.add(e.Client, "connect "+e.Client.RemoteAddr())
 	r.mu.Lock()
-	r.hs = hs
+	r.hs = e.Handshake
 	r.mu.Unlock()
-	r.add(c, "ws "+hs.Path)
+	r.add(e.Client, "ws "+e.Handshake.Path)
+	return ConnectReply{}, nil
 }
-func (r *recorder) OnMessage(ctx context.Context, c *Client, m Message) { r.add(c, "msg "+m.String()) }
-func (r *recorder) OnClose(ctx context.Context, c *Client)              { r.add(c, "close "+c.RemoteAddr()) }
+func (r *recorder) OnMessage(ctx context.Context, e MessageEvent) {
+	r.add(e.Client, "msg "+e.Message.String())
+}
+func (r *recorder) OnClose(ctx context.Context, e CloseEvent) {
+	r.add(e.Client, "close "+e.Client.RemoteAddr())
+}
 func (r *recorder) OnWorkerStop(ctx context.Context, w *Worker) {
 	r.mu.Lock()
 	r.stopped = true
@@ -174,7 +179,8 @@ type sessionHandler struct {
 	seen []string
 }
 
-func (h *sessionHandler) OnMessage(ctx context.Context, c *Client, m Message) {
+func (h *sessionHandler) OnMessage(ctx context.Context, e MessageEvent) {
+	c, m := e.Client, e.Message
 	s := c.Session()
 	h.mu.Lock()
 	h.seen = append(h.seen, m.String()+"="+s["n"])
@@ -254,13 +260,13 @@ func TestAPIRoutingAndValidation(t *testing.T) {
 		t.Fatalf("unknown gateway: %v", err)
 	}
 	var ge *GatewayError
-	if err := p.JoinGroup(bg, unknown, "g"); !errors.As(err, &ge) || ge.Node != 0x2003 {
+	if err := p.JoinGroup(bg, unknown, "g"); !errors.As(err, &ge) || ge.Node != "0000000000002003" {
 		t.Fatalf("unknown gateway error names no gateway: %v", err)
 	}
 	if err := p.JoinGroup(bg, a, ""); !errors.Is(err, ErrEmptyGroup) {
 		t.Fatalf("empty group: %v", err)
 	}
-	if err := p.BindUid(bg, a, ""); !errors.Is(err, ErrEmptyUID) {
+	if err := p.BindUID(bg, a, ""); !errors.Is(err, ErrEmptyUID) {
 		t.Fatalf("empty uid: %v", err)
 	}
 	if err := p.SendToGroup(bg, "g", Text("x"), WithClients(a)); !errors.Is(err, ErrInvalidOption) {
@@ -273,7 +279,7 @@ func TestAPIRoutingAndValidation(t *testing.T) {
 		}
 	}
 	must(p.SendToClient(bg, a, Text("one")))
-	must(p.BindUid(bg, b, "0"))
+	must(p.BindUID(bg, b, "0"))
 	must(p.SendToAll(bg, Binary([]byte{1}), WithExclude(a, b)))
 	must(p.SendToAll(bg, Text("only"), WithClients(b)))
 	must(p.SendToGroup(bg, "0", Text("grp"), WithExclude(b)))
@@ -329,7 +335,7 @@ func TestAPIWaitsForFirstSnapshot(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	p := NewAPI(l)
+	p := &API{l: l}
 
 	short, cancelShort := context.WithTimeout(context.Background(), 30*time.Millisecond)
 	defer cancelShort()
@@ -385,26 +391,26 @@ func TestQueries(t *testing.T) {
 	if ok, err := w.IsOnline(bg, gone); ok || err != nil {
 		t.Fatalf("IsOnline(gone gateway) = %v, %v", ok, err)
 	}
-	if s, err := w.GetSession(bg, on); err != nil || s["k"] != "v" {
+	if s, err := w.Session(bg, on); err != nil || s["k"] != "v" {
 		t.Fatalf("GetSession = %v, %v", s, err)
 	}
-	if _, err := w.GetSession(bg, off); !errors.Is(err, ErrClientNotFound) {
-		t.Fatalf("GetSession(off): %v", err)
+	if _, err := w.Session(bg, off); !errors.Is(err, ErrClientNotFound) {
+		t.Fatalf("Session(off): %v", err)
 	}
-	if ids, err := w.GetClientIdByUid(bg, "u"); err != nil || !slices.Equal(ids, []string{on}) {
-		t.Fatalf("GetClientIdByUid = %v, %v", ids, err)
+	if ids, err := w.ClientsByUID(bg, "u"); err != nil || !slices.Equal(ids, []string{on}) {
+		t.Fatalf("ClientsByUID = %v, %v", ids, err)
 	}
-	if n, err := w.GetAllClientIdCount(bg); err != nil || n != 1 {
-		t.Fatalf("GetAllClientIdCount = %v, %v", n, err)
+	if n, err := w.CountClients(bg); err != nil || n != 1 {
+		t.Fatalf("CountClients = %v, %v", n, err)
 	}
-	if ids, err := w.GetClientIdListByGroup(bg, "room"); err != nil || !slices.Equal(ids, []string{on}) {
-		t.Fatalf("GetClientIdListByGroup = %v, %v", ids, err)
+	if ids, err := w.ClientsInGroup(bg, "room"); err != nil || !slices.Equal(ids, []string{on}) {
+		t.Fatalf("ClientsInGroup = %v, %v", ids, err)
 	}
-	if uids, err := w.GetUidListByGroup(bg, "room"); err != nil || !slices.Equal(uids, []string{"u"}) {
-		t.Fatalf("GetUidListByGroup = %v, %v", uids, err)
+	if uids, err := w.UIDsInGroup(bg, "room"); err != nil || !slices.Equal(uids, []string{"u"}) {
+		t.Fatalf("UIDsInGroup = %v, %v", uids, err)
 	}
-	if all, err := w.GetAllClientSessions(bg); err != nil || all[on]["k"] != "v" {
-		t.Fatalf("GetAllClientSessions = %v, %v", all, err)
+	if all, err := w.AllSessions(bg); err != nil || all[on]["k"] != "v" {
+		t.Fatalf("AllSessions = %v, %v", all, err)
 	}
 }
 

@@ -32,7 +32,7 @@ func TestAnnouncesToRegister(t *testing.T) {
 	tg := startGateway(t, Config{Secret: "s", Registers: []string{lis.Addr().String()}, AdvertisePublic: "ws.example:443"})
 	announced := func() bool {
 		for _, gi := range reg.Gateways() {
-			if gi.GetNodeId() == tg.NodeID() {
+			if gi.GetNodeId() == tg.nodeID {
 				return gi.GetLanAddr() == tg.lan && gi.GetPublicAddr() == "ws.example:443"
 			}
 		}

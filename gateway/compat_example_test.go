@@ -31,7 +31,7 @@ func ExampleGatewayWorkerConfig() {
 	go func() { done <- g.Serve(ctx, public, lan) }()
 
 	// PHP sees this gateway's clients as 20-hex ids of its address.
-	id, _ := g.ClientIDToGatewayWorker(g.NodeID(), 1)
+	id, _ := g.ClientIDToGatewayWorker(g.NodeID() + "0000000000000001")
 	fmt.Println(len(id), id[:8])
 	cancel()
 	fmt.Println(<-done)

@@ -4,6 +4,7 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"github.com/gatewayworker/gatewayworker/internal/clientid"
 	"io"
 	"log/slog"
 	"net"
@@ -337,35 +338,40 @@ func (x *compat) seqOf(id uint32) uint64 {
 }
 
 // ClientIDToGatewayWorker returns the 20-hex GatewayWorker client id of one
-// of this gateway's client ids (as PHP workers see it), or an error if the
-// GatewayWorker listener is off or id is not of this gateway.
-func (g *Gateway) ClientIDToGatewayWorker(node, conn uint64) (string, error) {
+// of this gateway's 32-hex client ids (as PHP workers see it), or an error
+// if the GatewayWorker listener is off or clientID is not of this gateway
+// (ErrClientNotFound) or not a client id (ErrBadCommand).
+func (g *Gateway) ClientIDToGatewayWorker(clientID string) (string, error) {
+	id, err := clientid.Parse(clientID)
+	if err != nil {
+		return "", fmt.Errorf("%w: %w", ErrBadCommand, err)
+	}
+	conn := id.Conn
 	cfg, err := g.cfg.GatewayWorker.withDefaults()
-	if err != nil || cfg.Listener == nil || node != g.nodeID {
+	if err != nil || cfg.Listener == nil || id.Node != g.nodeID {
 		return "", fmt.Errorf("%w: not a client of this gateway's GatewayWorker listener", ErrClientNotFound)
 	}
 	ip, port, _ := gwproto.ParseAddr(cfg.Advertise)
 	return gwproto.ClientID{IP: ip, Port: port, ConnectionID: uint32(conn)}.String(), nil
 }
 
-// ClientIDFromGatewayWorker returns the node id and connection sequence
-// (the Go client id, clientid.ID) of a 20-hex GatewayWorker client id that
-// names this gateway's GatewayWorker address. The connection need not be
-// online.
-func (g *Gateway) ClientIDFromGatewayWorker(id string) (node, conn uint64, err error) {
+// ClientIDFromGatewayWorker returns the 32-hex Go client id of a 20-hex
+// GatewayWorker client id that names this gateway's GatewayWorker address.
+// The connection need not be online.
+func (g *Gateway) ClientIDFromGatewayWorker(id string) (clientID string, err error) {
 	cid, err := gwproto.ParseClientID(id)
 	if err != nil {
-		return 0, 0, fmt.Errorf("%w: %w", ErrBadCommand, err)
+		return "", fmt.Errorf("%w: %w", ErrBadCommand, err)
 	}
 	cfg, err := g.cfg.GatewayWorker.withDefaults()
 	if err != nil || cfg.Listener == nil {
-		return 0, 0, fmt.Errorf("%w: GatewayWorker listener off", ErrClientNotFound)
+		return "", fmt.Errorf("%w: GatewayWorker listener off", ErrClientNotFound)
 	}
 	if ip, port, _ := gwproto.ParseAddr(cfg.Advertise); ip != cid.IP || port != cid.Port {
-		return 0, 0, fmt.Errorf("%w: %s is not this gateway (%s)", ErrClientNotFound, cid.Addr(), cfg.Advertise)
+		return "", fmt.Errorf("%w: %s is not this gateway (%s)", ErrClientNotFound, cid.Addr(), cfg.Advertise)
 	}
 	x := compat{g: g}
-	return g.nodeID, x.seqOf(cid.ConnectionID), nil
+	return clientid.ID{Node: g.nodeID, Conn: x.seqOf(cid.ConnectionID)}.String(), nil
 }
 
 // body returns a packet's body as the bytes to send to a client: scalar

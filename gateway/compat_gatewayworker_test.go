@@ -4,6 +4,7 @@ import (
 	"encoding/hex"
 	"errors"
 	"fmt"
+	"github.com/gatewayworker/gatewayworker/internal/clientid"
 	"io"
 	"net"
 	"net/http"
@@ -588,29 +589,33 @@ func TestCompatConfig(t *testing.T) {
 	}
 	tg, addr := startCompatGateway(t, Config{}, "")
 	ip, port, _ := gwproto.ParseAddr(addr)
-	s, err := tg.ClientIDToGatewayWorker(tg.NodeID(), 5)
+	s, err := tg.ClientIDToGatewayWorker(clientid.ID{Node: tg.nodeID, Conn: 5}.String())
 	if err != nil || s != (gwproto.ClientID{IP: ip, Port: port, ConnectionID: 5}).String() {
 		t.Fatalf("%s %v", s, err)
 	}
 	if _, err := hex.DecodeString(s); err != nil {
 		t.Fatal(err)
 	}
-	if _, err := tg.ClientIDToGatewayWorker(tg.NodeID()+1, 5); !errors.Is(err, ErrClientNotFound) {
+	if _, err := tg.ClientIDToGatewayWorker(clientid.ID{Node: tg.nodeID + 1, Conn: 5}.String()); !errors.Is(err, ErrClientNotFound) {
 		t.Fatal(err)
 	}
 	// And back, for a connection that exists.
 	w := dialLink(t, tg.lan, "", "go-worker", true)
 	_, ids := compatClients(t, tg, w, 1)
-	s, _ = tg.ClientIDToGatewayWorker(tg.NodeID(), uint64(ids[0]))
-	node, conn, err := tg.ClientIDFromGatewayWorker(s)
-	if err != nil || node != tg.NodeID() || conn != uint64(ids[0]) {
-		t.Fatalf("from %s: %x %d %v", s, node, conn, err)
+	s, _ = tg.ClientIDToGatewayWorker(clientid.ID{Node: tg.nodeID, Conn: uint64(ids[0])}.String())
+	back, err := tg.ClientIDFromGatewayWorker(s)
+	want := clientid.ID{Node: tg.nodeID, Conn: uint64(ids[0])}.String()
+	if err != nil || back != want {
+		t.Fatalf("from %s: %s %v, want %s", s, back, err, want)
+	}
+	if _, err := tg.ClientIDToGatewayWorker("xyz"); !errors.Is(err, ErrBadCommand) {
+		t.Fatalf("bad client id: %v", err)
 	}
 	other := gwproto.ClientID{IP: ip, Port: port + 1, ConnectionID: 1}.String()
-	if _, _, err := tg.ClientIDFromGatewayWorker(other); !errors.Is(err, ErrClientNotFound) {
+	if _, err := tg.ClientIDFromGatewayWorker(other); !errors.Is(err, ErrClientNotFound) {
 		t.Fatalf("other gateway's id: %v", err)
 	}
-	if _, _, err := tg.ClientIDFromGatewayWorker("xyz"); !errors.Is(err, ErrBadCommand) {
+	if _, err := tg.ClientIDFromGatewayWorker("xyz"); !errors.Is(err, ErrBadCommand) {
 		t.Fatalf("bad id: %v", err)
 	}
 }

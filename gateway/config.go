@@ -2,15 +2,15 @@ package gateway
 
 import (
 	"fmt"
+	"github.com/gatewayworker/gatewayworker/internal/discovery"
 	"log/slog"
 	"net/netip"
 	"os"
 	"time"
 
+	"crypto/tls"
 	"github.com/prometheus/client_golang/prometheus"
-	"google.golang.org/grpc"
 
-	"github.com/gatewayworker/gatewayworker/internal/discovery"
 	"github.com/gatewayworker/gatewayworker/internal/wsconn"
 )
 
@@ -52,7 +52,7 @@ const (
 	DefaultNoWorkerTimeout = 10 * time.Second
 	// MaxLinkMessageSize is the largest client message the internal links
 	// carry (64 MiB): MaxMessageSize may not exceed it.
-	MaxLinkMessageSize = discovery.MaxLinkPayload
+	MaxLinkMessageSize = 64 << 20
 	// DefaultDrainTimeout bounds the shutdown drain of client queues.
 	DefaultDrainTimeout = 10 * time.Second
 	// DefaultMaxHandshakes bounds the handshakes in progress at once.
@@ -200,12 +200,15 @@ type Config struct {
 	DrainTimeout time.Duration
 	// Logger receives the gateway's logs (nil: discard).
 	Logger *slog.Logger
-	// ServerOptions are extra options of the internal gRPC server (e.g.
-	// TLS credentials).
-	ServerOptions []grpc.ServerOption
-	// DialOptions are extra options for dialling the registers (e.g. TLS
-	// credentials: internal/tlsconf). Default: plaintext.
-	DialOptions []grpc.DialOption
+	// TLS, if set, secures the internal side (as businessworker.Config.TLS
+	// and register.Config.TLS): the gateway's gRPC service, with
+	// TLS.Certificates (set ClientCAs and ClientAuth to require workers'
+	// certificates: mutual TLS), and its calls to the registers, verified
+	// with RootCAs (ServerName, if set, is the name expected). The one
+	// config serves both sides. nil: plaintext. The public WebSocket
+	// listener is not affected: wrap it with tls.NewListener (see
+	// CertReloader).
+	TLS *tls.Config
 	// Metrics, if set, is where New registers the gateway's Prometheus
 	// collector (gatewayworker_gateway_* metrics, see docs/operations.md).
 	// nil: not exported (the counters of Stats are kept anyway).
@@ -318,7 +321,12 @@ func (cfg Config) withDefaults() (Config, error) {
 	c.AllowedOrigins = append([]string(nil), c.AllowedOrigins...)
 	c.Subprotocols = append([]string(nil), c.Subprotocols...)
 	c.TrustedProxies = append([]netip.Prefix(nil), c.TrustedProxies...)
-	c.ServerOptions = append([]grpc.ServerOption(nil), c.ServerOptions...)
-	c.DialOptions = append([]grpc.DialOption(nil), c.DialOptions...)
+	if c.TLS != nil {
+		c.TLS = c.TLS.Clone()
+	}
 	return c, nil
 }
+
+// MaxLinkMessageSize is written as a value so go doc shows no internal
+// name; it must stay the links' limit.
+var _ = [1]struct{}{}[MaxLinkMessageSize-discovery.MaxLinkPayload]

@@ -21,6 +21,7 @@ import (
 	"github.com/gatewayworker/gatewayworker/internal/discovery"
 	"github.com/gatewayworker/gatewayworker/internal/gopool"
 	"github.com/gatewayworker/gatewayworker/internal/netpoll"
+	"github.com/gatewayworker/gatewayworker/internal/tlsconf"
 	"github.com/gatewayworker/gatewayworker/internal/wsconn"
 	pb "github.com/gatewayworker/gatewayworker/proto/gatewayworker/v1"
 )
@@ -41,7 +42,9 @@ const (
 
 // Gateway holds client WebSocket connections and serves the internal Link
 // service to workers and push clients. Create it with New and run it with
-// Serve; its methods are safe for concurrent use.
+// Serve; its methods are safe for concurrent use. The zero Gateway is not
+// usable but does not panic: Serve returns ErrInvalidConfig, Ready an
+// error, Stats zeros and NodeID "".
 type Gateway struct {
 	cfg     Config
 	log     *slog.Logger
@@ -131,9 +134,15 @@ func randomNodeID() (uint64, error) {
 	}
 }
 
-// NodeID returns the gateway's random node id: the high half of every
-// client id it issues.
-func (g *Gateway) NodeID() uint64 { return g.nodeID }
+// NodeID returns the gateway's random node id, 16 hex characters: the
+// first half of every client id it issues (as businessworker's
+// Client.Gateway, GatewayStats.Node and GatewayError.Node).
+func (g *Gateway) NodeID() string {
+	if g.nodeID == 0 {
+		return ""
+	}
+	return clientid.FormatNode(g.nodeID)
+}
 
 // Serve serves WebSocket clients on public and the internal gRPC Gateway
 // service on lan, and announces the gateway to the registers (if any),
@@ -143,6 +152,9 @@ func (g *Gateway) NodeID() uint64 { return g.nodeID }
 // listeners. It returns nil after a drain caused by ctx, or the error of a
 // listener that failed (after draining too). Serve may be called once.
 func (g *Gateway) Serve(ctx context.Context, public, lan net.Listener) error {
+	if g.nodeID == 0 { // not made by New
+		return fmt.Errorf("%w: Gateway not made by New", ErrInvalidConfig)
+	}
 	if public == nil || lan == nil {
 		return fmt.Errorf("%w: nil listener", ErrInvalidConfig)
 	}
@@ -195,7 +207,7 @@ func (g *Gateway) Serve(ctx context.Context, public, lan net.Listener) error {
 			Registers:   g.cfg.Registers,
 			Gateway:     info,
 			Secret:      g.cfg.Secret,
-			DialOptions: g.cfg.DialOptions,
+			DialOptions: g.dialOptions(),
 			Logger:      g.log,
 		})
 		if err != nil {
@@ -248,6 +260,14 @@ func (g *Gateway) Serve(ctx context.Context, public, lan net.Listener) error {
 	return serveErr
 }
 
+// dialOptions are the options of the gateway's calls to the registers.
+func (g *Gateway) dialOptions() []grpc.DialOption {
+	if g.cfg.TLS == nil {
+		return nil
+	}
+	return []grpc.DialOption{tlsconf.DialOption(g.cfg.TLS)}
+}
+
 func (g *Gateway) serverOptions() []grpc.ServerOption {
 	opts := auth.ServerOptions(g.cfg.Secret, func(ctx context.Context, method string) {
 		g.stats.linkRejected.Add(1)
@@ -260,7 +280,10 @@ func (g *Gateway) serverOptions() []grpc.ServerOption {
 		grpc.MaxSendMsgSize(discovery.MaxMessageSize),
 	)
 	opts = append(opts, g.metrics.grpc.ServerOptions()...)
-	return append(opts, g.cfg.ServerOptions...)
+	if g.cfg.TLS != nil {
+		opts = append(opts, tlsconf.ServerOption(g.cfg.TLS, g.log))
+	}
+	return opts
 }
 
 func (g *Gateway) info(public, lan net.Listener) *pb.GatewayInfo {

@@ -38,7 +38,7 @@ func TestNewValidates(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	if g.NodeID() == 0 {
+	if g.nodeID == 0 {
 		t.Fatal("node id is zero")
 	}
 	if g.cfg.MaxPending != DefaultMaxPending || g.cfg.PingInterval != DefaultPingInterval || g.cfg.MaxFrameSize != DefaultMaxMessageSize {
@@ -61,7 +61,7 @@ func TestServeTwice(t *testing.T) {
 func TestConnectEventAndWelcome(t *testing.T) {
 	tg := startGateway(t, Config{Name: "gw-test"})
 	w := dialLink(t, tg.lan, "", "w1", true)
-	if got := w.welcome.GetWelcome().GetGateway(); got.GetNodeId() != tg.NodeID() || got.GetName() != "gw-test" || got.GetLanAddr() != tg.lan {
+	if got := w.welcome.GetWelcome().GetGateway(); got.GetNodeId() != tg.nodeID || got.GetName() != "gw-test" || got.GetLanAddr() != tg.lan {
 		t.Fatalf("welcome gateway = %v", got)
 	}
 	if !w.welcome.GetWorkersChanged() || !slices.Equal(w.welcome.GetWorkers(), []string{"w1"}) {
@@ -288,7 +288,7 @@ func TestSendAllGroupsUids(t *testing.T) {
 	if ur.GetCount() != 1 || !slices.Equal(ur.GetUids()[0].GetConns(), []uint64{conns[1]}) {
 		t.Fatalf("uids after unbind = %v", ur)
 	}
-	if st := tg.Stats(); st.Groups != 1 || st.Uids != 1 {
+	if st := tg.Stats(); st.Groups != 1 || st.UIDs != 1 {
 		t.Fatalf("stats = %+v", st)
 	}
 	// Unknown clients: sends are dropped, single-client commands fail.

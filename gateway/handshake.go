@@ -3,6 +3,7 @@ package gateway
 import (
 	"errors"
 	"fmt"
+	"github.com/gatewayworker/gatewayworker/internal/errtext"
 	"net/http"
 	"net/url"
 	"strings"
@@ -98,7 +99,7 @@ type TokenCheck struct {
 func HMACTokenCheck(cfg TokenCheck) (func(*Handshake) error, error) {
 	v, err := tokenauth.New(tokenauth.Config{Secret: cfg.Secret, Leeway: cfg.Leeway})
 	if err != nil {
-		return nil, fmt.Errorf("%w: %w", ErrInvalidConfig, err)
+		return nil, fmt.Errorf("%w: %s", ErrInvalidConfig, errtext.Strip(err))
 	}
 	param := cfg.QueryParam
 	if param == "" {

@@ -2,6 +2,7 @@ package gateway
 
 import (
 	"fmt"
+	"github.com/gatewayworker/gatewayworker/internal/errtext"
 	"net"
 	"net/netip"
 	"sync"
@@ -58,7 +59,7 @@ func (g *Gateway) initEdge() error {
 		Burst:          g.cfg.HandshakeBurstPerIP,
 	})
 	if err != nil {
-		return fmt.Errorf("%w: %w", ErrInvalidConfig, err)
+		return fmt.Errorf("%w: %s", ErrInvalidConfig, errtext.Strip(err))
 	}
 	g.edge.limiter = l
 	g.edge.trusted = clientaddr.Trusted(g.cfg.TrustedProxies)

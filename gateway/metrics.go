@@ -192,7 +192,7 @@ func (c *collector) Collect(ch chan<- prometheus.Metric) {
 	}
 	gauge(c.connections, float64(st.Clients))
 	gauge(c.groups, float64(st.Groups))
-	gauge(c.uids, float64(st.Uids))
+	gauge(c.uids, float64(st.UIDs))
 	gauge(c.links, float64(st.Workers), "worker")
 	gauge(c.links, float64(st.PushClients), "push")
 	gauge(c.announced, boolValue(st.Announced))

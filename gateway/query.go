@@ -21,7 +21,7 @@ func (cm *commander) query(q *pb.Query) *pb.Reply {
 		return &pb.Reply{Result: &pb.QueryResult{Count: 1, Stats: &pb.Stats{
 			Clients:     uint64(st.Clients),
 			Groups:      uint64(st.Groups),
-			Uids:        uint64(st.Uids),
+			Uids:        uint64(st.UIDs),
 			Workers:     uint64(st.Workers),
 			PushClients: uint64(st.PushClients),
 		}}}

@@ -6,7 +6,7 @@ import "sync/atomic"
 type Stats struct {
 	Clients     int // connected clients
 	Groups      int // non-empty groups
-	Uids        int // bound uids
+	UIDs        int // bound uids
 	Workers     int // linked workers (links with events)
 	PushClients int // linked push clients
 	// CompressedClients: connected clients that negotiated
@@ -62,11 +62,14 @@ type counters struct {
 
 // Stats returns the current state and counters.
 func (g *Gateway) Stats() Stats {
+	if g.nodeID == 0 { // not made by New
+		return Stats{}
+	}
 	workers, push := g.router.counts()
 	return Stats{
 		Clients:            g.hub.count(),
 		Groups:             g.hub.groupCount(),
-		Uids:               g.hub.uidCount(),
+		UIDs:               g.hub.uidCount(),
 		Workers:            workers,
 		PushClients:        push,
 		CompressedClients:  int(g.hub.compressed.Load()),

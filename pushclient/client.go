@@ -1,8 +1,10 @@
 package pushclient
 
 import (
+	"context"
 	"crypto/tls"
 	"fmt"
+	"github.com/gatewayworker/gatewayworker/internal/errtext"
 	"log/slog"
 	"os"
 	"time"
@@ -11,6 +13,7 @@ import (
 	"google.golang.org/grpc/credentials"
 
 	"github.com/gatewayworker/gatewayworker/businessworker"
+	"github.com/gatewayworker/gatewayworker/internal/apihook"
 	"github.com/gatewayworker/gatewayworker/internal/linker"
 )
 
@@ -20,10 +23,10 @@ const (
 	// name is unknown; by default it is the host name.
 	DefaultName = "pushclient"
 	// DefaultQueryTimeout bounds a query or Flush whose ctx has no deadline.
-	DefaultQueryTimeout = linker.DefaultQueryTimeout
+	DefaultQueryTimeout = 10 * time.Second
 	// DefaultMaxQueueAge is how long a command may wait for its gateway
 	// (link down or too slow) before it is dropped unsent.
-	DefaultMaxQueueAge = linker.DefaultMaxQueueAge
+	DefaultMaxQueueAge = 30 * time.Second
 )
 
 // Config configures a Client.
@@ -50,12 +53,19 @@ type Config struct {
 	Logger *slog.Logger
 }
 
-// Client is a push client. Its API methods (promoted from
-// businessworker.API) are safe for concurrent use; the first one starts the
-// client, and calls after Close fail with businessworker.ErrClosed.
+// Client is a push client: the calls of businessworker.API (sends, groups,
+// uids, sessions, queries) for a program that handles no events. Its methods
+// are safe for concurrent use; the first call starts the client, and calls
+// after Close fail with businessworker.ErrClosed. Errors are the
+// businessworker package's (businessworker.ErrInvalidClientID,
+// *businessworker.GatewayError...).
+//
+// Make a Client with New. The zero Client is not linked to anything: its
+// calls return businessworker.ErrNotInitialized, ID returns "" and Close
+// nil; none panics.
 type Client struct {
-	*businessworker.API
-	l *linker.Linker
+	api *businessworker.API
+	l   *linker.Linker
 }
 
 // New validates cfg and returns a Client; it does not connect yet.
@@ -86,9 +96,9 @@ func newClient(cfg Config, base linker.Config) (*Client, error) {
 	}
 	l, err := linker.New(base)
 	if err != nil {
-		return nil, fmt.Errorf("%w: %w", ErrInvalidConfig, err)
+		return nil, fmt.Errorf("%w: %s", ErrInvalidConfig, errtext.Strip(err))
 	}
-	return &Client{API: businessworker.NewAPI(l), l: l}, nil
+	return &Client{api: apihook.NewAPI(l).(*businessworker.API), l: l}, nil
 }
 
 func name(n string) string {
@@ -101,10 +111,30 @@ func name(n string) string {
 	return DefaultName
 }
 
-// ID returns the client's linker id as gateways see it: random per Client.
-func (c *Client) ID() string { return c.l.ID() }
+// ID returns the client's id as gateways see it: random per Client, "" for
+// the zero Client.
+func (c *Client) ID() string {
+	if c.l == nil {
+		return ""
+	}
+	return c.l.ID()
+}
 
-// Close sends what is still queued (bounded by about a second per gateway),
-// unlinks and stops the client's goroutines. Call Flush before it to be sure
-// every command was applied. Close is idempotent and returns nil.
-func (c *Client) Close() error { return c.l.Close() }
+// Close sends what is still queued, unlinks and stops the client's
+// goroutines; sending what is queued takes at most about a second per
+// gateway. If ctx ends first, Close returns ctx's error at once and the
+// client finishes stopping in the background. Call Flush before it to be sure
+// every command was applied. Close is idempotent: later calls return nil.
+func (c *Client) Close(ctx context.Context) error {
+	if c.l == nil {
+		return nil
+	}
+	done := make(chan error, 1)
+	go func() { done <- c.l.Close() }()
+	select {
+	case err := <-done:
+		return err
+	case <-ctx.Done():
+		return ctx.Err()
+	}
+}

@@ -33,7 +33,7 @@ func TestNewValidates(t *testing.T) {
 	if err != nil || len(c.ID()) != 32 {
 		t.Fatalf("New: %v, id %q", err, c.ID())
 	}
-	if err := c.Close(); err != nil { // never started
+	if err := c.Close(context.Background()); err != nil { // never started
 		t.Fatal(err)
 	}
 	if err := c.SendToAll(context.Background(), text("x")); !errors.Is(err, businessworker.ErrClosed) {
@@ -61,7 +61,7 @@ func startTwo(t *testing.T) *twoGateways {
 	if err != nil {
 		t.Fatal(err)
 	}
-	t.Cleanup(func() { _ = p.Close() })
+	t.Cleanup(func() { _ = p.Close(context.Background()) })
 	tg.p = p
 	return tg
 }
@@ -116,48 +116,48 @@ func TestEveryCall(t *testing.T) {
 	})
 	t.Run("uids", func(t *testing.T) {
 		// uid "0" on both gateways: one user, two devices.
-		check(t, p.BindUid(ctx, a1.id, "0"))
-		check(t, p.BindUid(ctx, b1.id, "0"))
-		check(t, p.BindUid(ctx, a2.id, "u2"))
-		check(t, p.SendToUid(ctx, "0", text("to 0")))
-		check(t, p.SendToUids(ctx, []string{"0", "u2"}, text("to both")))
+		check(t, p.BindUID(ctx, a1.id, "0"))
+		check(t, p.BindUID(ctx, b1.id, "0"))
+		check(t, p.BindUID(ctx, a2.id, "u2"))
+		check(t, p.SendToUID(ctx, "0", text("to 0")))
+		check(t, p.SendToUIDs(ctx, []string{"0", "u2"}, text("to both")))
 		a1.expect("to 0", "to both")
 		b1.expect("to 0", "to both")
 		a2.expect("to both")
 		b2.nothingBefore(p, "none")
-		ids, err := p.GetClientIdByUid(ctx, "0")
+		ids, err := p.ClientsByUID(ctx, "0")
 		check(t, err)
-		equal(t, "GetClientIdByUid(0)", sorted(ids...), sorted(a1.id, b1.id))
-		on, err := p.IsUidOnline(ctx, "0")
+		equal(t, "ClientsByUID(0)", sorted(ids...), sorted(a1.id, b1.id))
+		on, err := p.IsUIDOnline(ctx, "0")
 		check(t, err)
-		equal(t, "IsUidOnline(0)", on, true)
-		on, err = p.IsUidOnline(ctx, "nobody")
+		equal(t, "IsUIDOnline(0)", on, true)
+		on, err = p.IsUIDOnline(ctx, "nobody")
 		check(t, err)
-		equal(t, "IsUidOnline(nobody)", on, false)
-		uid, err := p.GetUidByClientId(ctx, b1.id)
+		equal(t, "IsUIDOnline(nobody)", on, false)
+		uid, err := p.UID(ctx, b1.id)
 		check(t, err)
-		equal(t, "GetUidByClientId(b1)", uid, "0")
-		uid, err = p.GetUidByClientId(ctx, b2.id)
+		equal(t, "UID(b1)", uid, "0")
+		uid, err = p.UID(ctx, b2.id)
 		check(t, err)
-		equal(t, "GetUidByClientId(b2)", uid, "")
-		list, err := p.GetAllUidList(ctx)
+		equal(t, "UID(b2)", uid, "")
+		list, err := p.UIDs(ctx)
 		check(t, err)
-		equal(t, "GetAllUidList", list, []string{"0", "u2"})
-		n, err := p.GetAllUidCount(ctx)
+		equal(t, "UIDs", list, []string{"0", "u2"})
+		n, err := p.CountUIDs(ctx)
 		check(t, err)
-		equal(t, "GetAllUidCount", n, 2)
-		batch, err := p.BatchGetClientIdByUid(ctx, []string{"0", "u2", "nobody"})
+		equal(t, "CountUIDs", n, 2)
+		batch, err := p.ClientsByUIDs(ctx, []string{"0", "u2", "nobody"})
 		check(t, err)
-		equal(t, "BatchGetClientIdByUid", batch, map[string][]string{"0": sorted(a1.id, b1.id), "u2": {a2.id}, "nobody": {}})
-		online, err := p.IsUidsOnline(ctx, []string{"0", "nobody"})
+		equal(t, "ClientsByUIDs", batch, map[string][]string{"0": sorted(a1.id, b1.id), "u2": {a2.id}, "nobody": {}})
+		online, err := p.UIDsOnline(ctx, []string{"0", "nobody"})
 		check(t, err)
-		equal(t, "IsUidsOnline", online, map[string]bool{"0": true, "nobody": false})
+		equal(t, "UIDsOnline", online, map[string]bool{"0": true, "nobody": false})
 
-		check(t, p.UnbindUid(ctx, b1.id, "0"))
-		ids, err = p.GetClientIdByUid(ctx, "0")
+		check(t, p.UnbindUID(ctx, b1.id, "0"))
+		ids, err = p.ClientsByUID(ctx, "0")
 		check(t, err)
-		equal(t, "GetClientIdByUid(0) after unbind", ids, []string{a1.id})
-		check(t, p.BindUid(ctx, b1.id, "0"))
+		equal(t, "ClientsByUID(0) after unbind", ids, []string{a1.id})
+		check(t, p.BindUID(ctx, b1.id, "0"))
 	})
 	t.Run("groups", func(t *testing.T) {
 		for _, c := range []*wsClient{a1, b1, b2} {
@@ -176,73 +176,79 @@ func TestEveryCall(t *testing.T) {
 			c.nothingBefore(p, "end")
 		}
 
-		members, err := p.GetClientIdListByGroup(ctx, "0")
+		members, err := p.ClientsInGroup(ctx, "0")
 		check(t, err)
-		equal(t, "GetClientIdListByGroup(0)", sorted(members...), sorted(a1.id, b1.id, b2.id))
-		n, err := p.GetClientIdCountByGroup(ctx, "0")
+		equal(t, "ClientsInGroup(0)", sorted(members...), sorted(a1.id, b1.id, b2.id))
+		n, err := p.CountClientsInGroup(ctx, "0")
 		check(t, err)
-		equal(t, "GetClientIdCountByGroup(0)", n, 3)
-		n, err = p.GetClientIdCountByGroup(ctx, "")
+		equal(t, "CountClientsInGroup(0)", n, 3)
+		n, err = p.CountClientsInGroup(ctx, "")
 		check(t, err)
-		equal(t, "GetClientIdCountByGroup(\"\")", n, 4)
-		uids, err := p.GetUidListByGroup(ctx, "0")
+		equal(t, "CountClientsInGroup(\"\")", n, 4)
+		uids, err := p.UIDsInGroup(ctx, "0")
 		check(t, err)
-		equal(t, "GetUidListByGroup(0)", uids, []string{"0"}) // b2 is unbound
-		n, err = p.GetUidCountByGroup(ctx, "room")
+		equal(t, "UIDsInGroup(0)", uids, []string{"0"}) // b2 is unbound
+		n, err = p.CountUIDsInGroup(ctx, "room")
 		check(t, err)
-		equal(t, "GetUidCountByGroup(room)", n, 2)
-		groups, err := p.GetAllGroupIdList(ctx)
+		equal(t, "CountUIDsInGroup(room)", n, 2)
+		groups, err := p.Groups(ctx)
 		check(t, err)
-		equal(t, "GetAllGroupIdList", groups, []string{"0", "room"})
-		gu, err := p.GetAllGroupUidList(ctx)
+		equal(t, "Groups", groups, []string{"0", "room"})
+		gu, err := p.AllGroupUIDs(ctx)
 		check(t, err)
-		equal(t, "GetAllGroupUidList", gu, map[string][]string{"0": {"0"}, "room": {"0", "u2"}})
-		gc, err := p.GetAllGroupClientIdList(ctx)
+		equal(t, "AllGroupUIDs", gu, map[string][]string{"0": {"0"}, "room": {"0", "u2"}})
+		gc, err := p.AllGroupClients(ctx)
 		check(t, err)
-		equal(t, "GetAllGroupClientIdList", gc, map[string][]string{"0": sorted(a1.id, b1.id, b2.id), "room": sorted(a1.id, a2.id)})
-		counts, err := p.BatchGetClientIdCountByGroup(ctx, []string{"0", "room", "none"})
+		equal(t, "AllGroupClients", gc, map[string][]string{"0": sorted(a1.id, b1.id, b2.id), "room": sorted(a1.id, a2.id)})
+		gcn, err := p.AllGroupClientCounts(ctx)
 		check(t, err)
-		equal(t, "BatchGetClientIdCountByGroup", counts, map[string]int{"0": 3, "room": 2, "none": 0})
+		equal(t, "AllGroupClientCounts", gcn, map[string]int{"0": 3, "room": 2})
+		gun, err := p.AllGroupUIDCounts(ctx)
+		check(t, err)
+		equal(t, "AllGroupUIDCounts", gun, map[string]int{"0": 1, "room": 2})
+		counts, err := p.CountClientsInGroups(ctx, []string{"0", "room", "none"})
+		check(t, err)
+		equal(t, "CountClientsInGroups", counts, map[string]int{"0": 3, "room": 2, "none": 0})
 
 		check(t, p.LeaveGroup(ctx, b2.id, "0"))
 		check(t, p.Ungroup(ctx, "room"))
-		counts, err = p.BatchGetClientIdCountByGroup(ctx, []string{"0", "room"})
+		counts, err = p.CountClientsInGroups(ctx, []string{"0", "room"})
 		check(t, err)
 		equal(t, "counts after leave and ungroup", counts, map[string]int{"0": 2, "room": 0})
 	})
 	t.Run("sessions", func(t *testing.T) {
 		check(t, p.SetSession(ctx, b1.id, map[string]string{"a": "1", "b": "2"}))
 		check(t, p.UpdateSession(ctx, b1.id, map[string]string{"b": "3", "k": "v"}, "a"))
-		s, err := p.GetSession(ctx, b1.id)
+		s, err := p.Session(ctx, b1.id)
 		check(t, err)
 		equal(t, "session after update", s, map[string]string{"b": "3", "k": "v"})
 		check(t, p.SetSession(ctx, a1.id, map[string]string{"x": "y"}))
 		check(t, p.SetSession(ctx, a1.id, map[string]string{"k": "a1"})) // replaces
-		byGroup, err := p.GetClientSessionsByGroup(ctx, "0")
+		byGroup, err := p.SessionsInGroup(ctx, "0")
 		check(t, err)
-		equal(t, "GetClientSessionsByGroup(0)", byGroup, map[string]map[string]string{
+		equal(t, "SessionsInGroup(0)", byGroup, map[string]map[string]string{
 			a1.id: {"k": "a1"}, b1.id: {"b": "3", "k": "v"},
 		})
-		all, err := p.GetAllClientSessions(ctx)
+		all, err := p.AllSessions(ctx)
 		check(t, err)
-		equal(t, "GetAllClientSessions keys", slices.Sorted(maps.Keys(all)), sorted(a1.id, a2.id, b1.id, b2.id))
+		equal(t, "AllSessions keys", slices.Sorted(maps.Keys(all)), sorted(a1.id, a2.id, b1.id, b2.id))
 		equal(t, "a2 session", all[a2.id], map[string]string{})
 		// The worker's handler sees the client: id, address, gateway, uid,
 		// session.
 		check(t, b1.conn.WriteMessage(1, []byte("whoami")))
 		id, _ := clientid.Parse(b1.id)
 		b1.expect(fmt.Sprintf("%s true %s %q %q", b1.id, clientid.FormatNode(id.Node), "0", "v"))
-		if _, err := p.GetSession(ctx, clientid.ID{Node: id.Node, Conn: 999999}.String()); !errors.Is(err, businessworker.ErrClientNotFound) {
+		if _, err := p.Session(ctx, clientid.ID{Node: id.Node, Conn: 999999}.String()); !errors.Is(err, businessworker.ErrClientNotFound) {
 			t.Fatalf("session of unknown client: %v", err)
 		}
 	})
 	t.Run("clients", func(t *testing.T) {
-		list, err := p.GetAllClientIdList(ctx)
+		list, err := p.Clients(ctx)
 		check(t, err)
-		equal(t, "GetAllClientIdList", list, sorted(a1.id, a2.id, b1.id, b2.id))
-		n, err := p.GetAllClientIdCount(ctx)
+		equal(t, "Clients", list, sorted(a1.id, a2.id, b1.id, b2.id))
+		n, err := p.CountClients(ctx)
 		check(t, err)
-		equal(t, "GetAllClientIdCount", n, 4)
+		equal(t, "CountClients", n, 4)
 		on, err := p.IsOnline(ctx, b2.id)
 		check(t, err)
 		equal(t, "IsOnline(b2)", on, true)
@@ -265,7 +271,7 @@ func TestEveryCall(t *testing.T) {
 			t.Fatalf("destroyed client: close code %d", code)
 		}
 		testcluster.WaitFor(t, "both gone", func() bool {
-			n, err := p.GetAllClientIdCount(ctx)
+			n, err := p.CountClients(ctx)
 			return err == nil && n == 2
 		})
 		on, err := p.IsOnline(ctx, b2.id)
@@ -283,7 +289,7 @@ func TestConcurrentUse(t *testing.T) {
 		wg.Go(func() {
 			for i := range each {
 				_ = tg.p.SendToClient(ctx, tg.b1.id, text(fmt.Sprint(s, " ", i)))
-				_, _ = tg.p.GetAllClientIdCount(ctx)
+				_, _ = tg.p.CountClients(ctx)
 			}
 		})
 	}
@@ -322,7 +328,7 @@ func TestQueryGatewayNotAnswering(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	defer p.Close()
+	defer p.Close(context.Background())
 	ctx := context.Background()
 	check(t, p.Flush(ctx))
 
@@ -330,7 +336,7 @@ func TestQueryGatewayNotAnswering(t *testing.T) {
 	qctx, cancel := context.WithTimeout(ctx, 300*time.Millisecond)
 	defer cancel()
 	start := time.Now()
-	n, err := p.GetAllClientIdCount(qctx)
+	n, err := p.CountClients(qctx)
 	took := time.Since(start)
 	equal(t, "partial count", n, 1)
 	var ge *businessworker.GatewayError
@@ -338,7 +344,7 @@ func TestQueryGatewayNotAnswering(t *testing.T) {
 	// keepalive fire first, link down: either names the gateway.
 	if !errors.As(err, &ge) || ge.Node != g2.NodeID() ||
 		!(errors.Is(err, context.DeadlineExceeded) || errors.Is(err, businessworker.ErrLinkDown)) {
-		t.Fatalf("err = %v, want a deadline or link-down error naming gateway %x", err, g2.NodeID())
+		t.Fatalf("err = %v, want a deadline or link-down error naming gateway %s", err, g2.NodeID())
 	}
 	if took > 2*time.Second {
 		t.Fatalf("query took %v with a 300ms deadline", took)
@@ -351,10 +357,10 @@ func TestQueryGatewayNotAnswering(t *testing.T) {
 	qctx, cancel = context.WithTimeout(ctx, 300*time.Millisecond)
 	defer cancel()
 	start = time.Now()
-	n, err = p.GetAllClientIdCount(qctx)
+	n, err = p.CountClients(qctx)
 	equal(t, "count with g2 stopped", n, 1)
 	if err != nil && (!errors.As(err, &ge) || ge.Node != g2.NodeID()) {
-		t.Fatalf("err = %v, want nil or an error naming gateway %x", err, g2.NodeID())
+		t.Fatalf("err = %v, want nil or an error naming gateway %s", err, g2.NodeID())
 	}
 	if took := time.Since(start); took > 2*time.Second {
 		t.Fatalf("query took %v with a 300ms deadline", took)
@@ -377,7 +383,7 @@ func TestReconnects(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	defer p.Close()
+	defer p.Close(context.Background())
 	ctx := context.Background()
 	check(t, p.SendToClient(ctx, a.id, text("before")))
 	check(t, p.Flush(ctx))

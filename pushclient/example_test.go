@@ -27,23 +27,23 @@ func Example() {
 	if err != nil {
 		panic(err)
 	}
-	defer p.Close()
+	defer p.Close(ctx)
 
 	ws, _, err := websocket.DefaultDialer.Dial("ws://"+wsAddr+"/", nil)
 	if err != nil {
 		panic(err)
 	}
 	defer ws.Close()
-	for n := 0; n == 0; n, _ = p.GetAllClientIdCount(ctx) {
+	for n := 0; n == 0; n, _ = p.CountClients(ctx) {
 		time.Sleep(10 * time.Millisecond)
 	}
 
-	ids, _ := p.GetAllClientIdList(ctx)
-	_ = p.BindUid(ctx, ids[0], "user-42")
-	_ = p.SendToUid(ctx, "user-42", businessworker.Text("you have mail"))
+	ids, _ := p.Clients(ctx)
+	_ = p.BindUID(ctx, ids[0], "user-42")
+	_ = p.SendToUID(ctx, "user-42", businessworker.Text("you have mail"))
 	_, msg, _ := ws.ReadMessage()
 	fmt.Println(string(msg))
-	online, _ := p.IsUidsOnline(ctx, []string{"user-42", "user-7"})
+	online, _ := p.UIDsOnline(ctx, []string{"user-42", "user-7"})
 	fmt.Println(online)
 	// Output:
 	// you have mail

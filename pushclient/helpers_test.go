@@ -27,16 +27,19 @@ type ids struct {
 	m  map[string]string
 }
 
-func (h *ids) OnWebSocketConnect(_ context.Context, c *businessworker.Client, hs businessworker.Handshake) {
+func (h *ids) OnConnect(_ context.Context, e businessworker.ConnectEvent) (businessworker.ConnectReply, error) {
+	c, hs := e.Client, e.Handshake
 	h.mu.Lock()
 	defer h.mu.Unlock()
 	if h.m == nil {
 		h.m = make(map[string]string)
 	}
 	h.m[hs.Query().Get("name")] = c.ID()
+	return businessworker.ConnectReply{}, nil
 }
 
-func (h *ids) OnMessage(ctx context.Context, c *businessworker.Client, m businessworker.Message) {
+func (h *ids) OnMessage(ctx context.Context, e businessworker.MessageEvent) {
+	c, m := e.Client, e.Message
 	if m.String() == "whoami" {
 		_ = c.Send(ctx, businessworker.Text(fmt.Sprintf("%s %t %s %q %q", c.ID(), c.RemoteAddr() != "", c.Gateway(), c.UID(), c.Session()["k"])))
 	}

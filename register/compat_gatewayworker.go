@@ -51,6 +51,9 @@ type GatewayWorkerConfig struct {
 // whenever it changes. A wrong secret_key or an unknown event closes the
 // connection. It may run beside Serve, on the same store.
 func (r *Register) ServeGatewayWorker(ctx context.Context, lis net.Listener, cfg GatewayWorkerConfig) error {
+	if r.store == nil {
+		return fmt.Errorf("%w: Register not made by New", ErrInvalidConfig)
+	}
 	if cfg.AuthTimeout <= 0 {
 		cfg.AuthTimeout = DefaultGatewayWorkerAuthTimeout
 	}

@@ -6,8 +6,8 @@ import (
 	"os"
 	"time"
 
+	"crypto/tls"
 	"github.com/prometheus/client_golang/prometheus"
-	"google.golang.org/grpc"
 )
 
 // Defaults for Config zero values.
@@ -56,8 +56,12 @@ type Config struct {
 	Store Store
 	// Logger receives the register's logs. Default: discard.
 	Logger *slog.Logger
-	// ServerOptions are extra gRPC server options, e.g. TLS credentials.
-	ServerOptions []grpc.ServerOption
+	// TLS, if set, secures the register's gRPC service (as the TLS of
+	// gateway.Config, businessworker.Config and pushclient.Config): its
+	// certificate is TLS.Certificates; set ClientCAs and ClientAuth to
+	// require the callers' certificates (mutual TLS). Refused handshakes
+	// are logged. nil: plaintext.
+	TLS *tls.Config
 	// ClusterSize is the number of registers in the cluster, told to the
 	// workers asking for the leader lease: a worker leads only while more
 	// than half of this many registers grant it the lease. Set it to the

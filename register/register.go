@@ -14,6 +14,7 @@ import (
 	"google.golang.org/grpc/keepalive"
 
 	"github.com/gatewayworker/gatewayworker/internal/auth"
+	"github.com/gatewayworker/gatewayworker/internal/tlsconf"
 	pb "github.com/gatewayworker/gatewayworker/proto/gatewayworker/v1"
 )
 
@@ -21,6 +22,9 @@ import (
 const maxMessageSize = 16 << 20
 
 // Register serves the Register gRPC service: gateways' leases and watchers.
+// Make one with New. The zero Register is not usable but does not panic:
+// Serve and ServeGatewayWorker return ErrInvalidConfig, Ready an error and
+// Gateways nil.
 type Register struct {
 	cfg      Config
 	store    Store
@@ -70,6 +74,9 @@ func New(cfg Config) (*Register, error) {
 // lis and, when the Register created its own store, the store. Serve returns
 // nil after ctx is done, an error if lis fails, and ErrServed on a second call.
 func (r *Register) Serve(ctx context.Context, lis net.Listener) error {
+	if r.store == nil {
+		return fmt.Errorf("%w: Register not made by New", ErrInvalidConfig)
+	}
 	if !r.served.CompareAndSwap(false, true) {
 		return ErrServed
 	}
@@ -86,7 +93,9 @@ func (r *Register) Serve(ctx context.Context, lis net.Listener) error {
 		grpc.WaitForHandlers(true),
 	)
 	opts = append(opts, r.metrics.grpc.ServerOptions()...)
-	opts = append(opts, r.cfg.ServerOptions...)
+	if r.cfg.TLS != nil {
+		opts = append(opts, tlsconf.ServerOption(r.cfg.TLS, r.log))
+	}
 	srv := grpc.NewServer(opts...)
 	pb.RegisterRegisterServer(srv, &service{r: r})
 
@@ -127,6 +136,9 @@ func (r *Register) Serve(ctx context.Context, lis net.Listener) error {
 // Gateways returns the current set of live gateways sorted by node id (for
 // tests, stats and admin endpoints); nil once the store is closed.
 func (r *Register) Gateways() []*pb.GatewayInfo {
+	if r.store == nil {
+		return nil
+	}
 	sub, err := r.store.Watch(1)
 	if err != nil {
 		return nil

@@ -29,9 +29,9 @@ func runAPI(ctx context.Context, e env, args []string) error {
 	if err != nil {
 		return err
 	}
-	defer p.Close()
+	defer p.Close(context.Background())
 	log, _ := o.log.Logger(e.stderr) // checked by client
-	srv, err := httpapi.New(httpapi.Config{API: p.API, Secret: o.secret, Timeout: o.timeout, Logger: log})
+	srv, err := httpapi.New(httpapi.Config{API: p, Secret: o.secret, Timeout: o.timeout, Logger: log})
 	if err != nil {
 		return usageError{err}
 	}

@@ -151,7 +151,7 @@ func runGateway(ctx context.Context, e env, args []string) error {
 		return usageError{fmt.Errorf("gateway: %w", err)}
 	}
 	cfg := gateway.Config{Name: o.name, Secret: o.secret, Registers: o.registers, Logger: log,
-		ServerOptions: lanTLS.ServerOptions(), DialOptions: lanTLS.DialOptions()}
+		TLS: lanTLS.Config()}
 	if err := o.limits.apply(&cfg); err != nil {
 		return usageError{err}
 	}

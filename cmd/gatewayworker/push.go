@@ -91,7 +91,7 @@ func sendSpecs() []sendSpec {
 			}},
 		{"send-to-uid", "send TEXT to every connection bound to UID (sendToUid)", []string{"UID"}, false,
 			func(ctx context.Context, p *pushclient.Client, a []string, m businessworker.Message, _ []businessworker.SendOption) error {
-				return p.SendToUid(ctx, a[0], m)
+				return p.SendToUID(ctx, a[0], m)
 			}},
 		{"send-to-group", "send TEXT to every member of GROUP (sendToGroup)", []string{"GROUP"}, true,
 			func(ctx context.Context, p *pushclient.Client, a []string, m businessworker.Message, opts []businessworker.SendOption) error {
@@ -139,7 +139,7 @@ func runSend(spec sendSpec) func(ctx context.Context, e env, args []string) erro
 		if err != nil {
 			return err
 		}
-		defer p.Close()
+		defer p.Close(context.Background())
 		ctx, cancel := context.WithTimeout(ctx, o.timeout)
 		defer cancel()
 		pos := s.Args()

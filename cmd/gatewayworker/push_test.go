@@ -35,10 +35,12 @@ type pushNames struct {
 	m  map[string]string
 }
 
-func (h *pushNames) OnWebSocketConnect(_ context.Context, c *businessworker.Client, hs businessworker.Handshake) {
+func (h *pushNames) OnConnect(_ context.Context, e businessworker.ConnectEvent) (businessworker.ConnectReply, error) {
+	c, hs := e.Client, e.Handshake
 	h.mu.Lock()
 	defer h.mu.Unlock()
 	h.m[hs.Query().Get("name")] = c.ID()
+	return businessworker.ConnectReply{}, nil
 }
 
 func newPushFixture(t *testing.T) *pushFixture {
@@ -69,7 +71,7 @@ func newPushFixture(t *testing.T) *pushFixture {
 	if err != nil {
 		t.Fatal(err)
 	}
-	t.Cleanup(func() { _ = p.Close() })
+	t.Cleanup(func() { _ = p.Close(context.Background()) })
 	f.api = p
 	return f
 }
@@ -111,10 +113,10 @@ func TestSendCommands(t *testing.T) {
 	ok("send-to-all", "to all")
 	ok("send-to-all", "--exclude", f.ids["a"], "not a")
 	ok("send-to-client", f.ids["a"], "to a")
-	if err := f.api.BindUid(ctx, f.ids["a"], "0"); err != nil {
+	if err := f.api.BindUID(ctx, f.ids["a"], "0"); err != nil {
 		t.Fatal(err)
 	}
-	if err := f.api.BindUid(ctx, f.ids["b"], "0"); err != nil {
+	if err := f.api.BindUID(ctx, f.ids["b"], "0"); err != nil {
 		t.Fatal(err)
 	}
 	if err := f.api.JoinGroup(ctx, f.ids["b"], "room"); err != nil {

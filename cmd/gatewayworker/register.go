@@ -67,12 +67,12 @@ func runRegister(ctx context.Context, e env, args []string) error {
 		return usageError{errors.New("register: --cluster-size and --join-timeout must not be negative, --max-leader-ttl at least 100ms")}
 	}
 	cfg := register.Config{
-		Name:          o.name,
-		Secret:        o.secret,
-		Logger:        log,
-		ServerOptions: tl.ServerOptions(),
-		ClusterSize:   o.clusterSize,
-		MaxLeaderTTL:  o.maxLeaderTTL,
+		Name:         o.name,
+		Secret:       o.secret,
+		Logger:       log,
+		TLS:          tl.Config(),
+		ClusterSize:  o.clusterSize,
+		MaxLeaderTTL: o.maxLeaderTTL,
 	}
 	if o.gossip != "" {
 		store, err := register.NewClusterStore(register.ClusterConfig{

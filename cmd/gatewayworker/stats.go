@@ -22,7 +22,7 @@ func runStats(ctx context.Context, e env, args []string) error {
 	if err != nil {
 		return err
 	}
-	defer p.Close()
+	defer p.Close(context.Background())
 	ctx, cancel := context.WithTimeout(ctx, o.timeout)
 	defer cancel()
 	err = printStats(ctx, e.stdout, p)
@@ -39,9 +39,9 @@ func runStats(ctx context.Context, e env, args []string) error {
 // when no register answered).
 func printStats(ctx context.Context, w io.Writer, p *pushclient.Client) error {
 	gws, gerr := p.Stats(ctx)
-	groups, err := p.GetAllGroupIdList(ctx)
+	groups, err := p.Groups(ctx)
 	gerr = errors.Join(gerr, err)
-	uids, err := p.GetAllUidCount(ctx)
+	uids, err := p.CountUIDs(ctx)
 	gerr = errors.Join(gerr, err)
 
 	gerr = distinctErrors(gerr) // the three queries often fail alike
@@ -57,7 +57,7 @@ func printStats(ctx context.Context, w io.Writer, p *pushclient.Client) error {
 	for _, g := range gws {
 		clients += g.Clients
 		fmt.Fprintf(tw, "%s\t%s\t%s\t%s\t%d\t%d\t%d\t%d\t%d\n", g.Node, g.Name, g.LANAddr, g.PublicAddr,
-			g.Clients, g.Groups, g.Uids, g.Workers, g.PushClients-1) // not counting this command
+			g.Clients, g.Groups, g.UIDs, g.Workers, g.PushClients-1) // not counting this command
 	}
 	fmt.Fprintf(tw, "total (%d gateways)\t\t\t\t%d\t%d\t%d\t%d\t\n", len(gws), clients, len(groups), uids, len(p.Workers()))
 	if err := tw.Flush(); err != nil {

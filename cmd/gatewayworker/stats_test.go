@@ -16,7 +16,7 @@ func TestStatsCommand(t *testing.T) {
 	if err := f.api.JoinGroup(ctx, f.ids["b"], "room"); err != nil {
 		t.Fatal(err)
 	}
-	if err := f.api.BindUid(ctx, f.ids["b"], "u"); err != nil {
+	if err := f.api.BindUID(ctx, f.ids["b"], "u"); err != nil {
 		t.Fatal(err)
 	}
 	if err := f.api.Flush(ctx); err != nil {

@@ -104,7 +104,8 @@ type deliveryHandler struct {
 	delay, stuck time.Duration
 }
 
-func (h *deliveryHandler) OnMessage(ctx context.Context, c *businessworker.Client, m businessworker.Message) {
+func (h *deliveryHandler) OnMessage(ctx context.Context, e businessworker.MessageEvent) {
+	c, m := e.Client, e.Message
 	f := strings.SplitN(string(m.Data), " ", 3)
 	if len(f) < 2 {
 		return

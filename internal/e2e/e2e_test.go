@@ -106,7 +106,7 @@ func TestE2ESendToClientUidGroup(t *testing.T) {
 	}
 	b.expect("psst")
 
-	// SendToUid reaches every device of the uid.
+	// SendToUID reaches every device of the uid.
 	if phone.request("bind carol") != "ok" || laptop.request("bind carol") != "ok" {
 		t.Fatal("bind failed")
 	}

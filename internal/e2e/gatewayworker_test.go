@@ -145,9 +145,9 @@ type countingChat struct {
 	n atomic.Int64
 }
 
-func (h *countingChat) OnMessage(ctx context.Context, c *businessworker.Client, m businessworker.Message) {
+func (h *countingChat) OnMessage(ctx context.Context, e businessworker.MessageEvent) {
 	h.n.Add(1)
-	h.Handler.OnMessage(ctx, c, m)
+	h.Handler.OnMessage(ctx, e)
 }
 
 // TestE2EGatewayWorkerChatMixed: the seed's group chat with one PHP-protocol
@@ -201,12 +201,14 @@ func TestE2EGatewayWorkerChatMixed(t *testing.T) {
 // ?uid= query parameter.
 type roomHandler struct{ businessworker.BaseHandler }
 
-func (roomHandler) OnWebSocketConnect(ctx context.Context, c *businessworker.Client, hs businessworker.Handshake) {
+func (roomHandler) OnConnect(ctx context.Context, e businessworker.ConnectEvent) (businessworker.ConnectReply, error) {
+	c, hs := e.Client, e.Handshake
 	w := c.Worker()
 	_ = w.JoinGroup(ctx, c.ID(), "room")
 	if uid := hs.Query().Get("uid"); uid != "" {
-		_ = w.BindUid(ctx, c.ID(), uid)
+		_ = w.BindUID(ctx, c.ID(), uid)
 	}
+	return businessworker.ConnectReply{}, nil
 }
 
 // TestE2EGatewayClientPush: a PHP GatewayClient (gwclient.php) learns the
@@ -227,7 +229,7 @@ func TestE2EGatewayClientPush(t *testing.T) {
 	b := dial(t, g2.ws+"?uid=bob")
 	b2 := dial(t, g2.ws+"?uid=bob")
 	eventually(t, "clients in room", func() bool {
-		n, _ := w.GetClientIdCountByGroup(context.Background(), "room")
+		n, _ := w.CountClientsInGroup(context.Background(), "room")
 		return n == 3
 	})
 	// Queries, merged over both gateways as GatewayClient does.
@@ -280,11 +282,11 @@ func TestE2EGatewayClientPush(t *testing.T) {
 	if sess["name"] != "alice" || sess["level"] != float64(3) {
 		t.Fatalf("PHP session %v", sess)
 	}
-	goIDs, err := w.GetClientIdByUid(context.Background(), "alice")
+	goIDs, err := w.ClientsByUID(context.Background(), "alice")
 	if err != nil || len(goIDs) != 1 {
 		t.Fatalf("Go ids of alice: %v %v", goIDs, err)
 	}
-	gs, err := w.GetSession(context.Background(), goIDs[0])
+	gs, err := w.Session(context.Background(), goIDs[0])
 	if err != nil || gs["name"] != "alice" {
 		t.Fatalf("Go view of the PHP session: %v %v", gs, err)
 	}

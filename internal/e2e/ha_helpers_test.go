@@ -39,7 +39,8 @@ type echoHandler struct {
 	delay time.Duration
 }
 
-func (h *echoHandler) OnMessage(ctx context.Context, c *businessworker.Client, m businessworker.Message) {
+func (h *echoHandler) OnMessage(ctx context.Context, e businessworker.MessageEvent) {
+	c, m := e.Client, e.Message
 	if h.delay > 0 {
 		time.Sleep(h.delay)
 	}

@@ -33,7 +33,7 @@ func TestHAGatewayPartition(t *testing.T) {
 	count := func() (int, error) {
 		ctx, cancel := context.WithTimeout(context.Background(), time.Second)
 		defer cancel()
-		return w.GetAllClientIdCount(ctx)
+		return w.CountClients(ctx)
 	}
 	if n, err := count(); n != 2 || err != nil {
 		t.Fatalf("count before the partition: %d, %v", n, err)
@@ -51,7 +51,7 @@ func TestHAGatewayPartition(t *testing.T) {
 		if errors.Is(err, businessworker.ErrLinkDown) && errors.As(err, &ge) {
 			noticed = time.Since(cut)
 			if ge.Node != g1.NodeID() || n != 1 {
-				t.Fatalf("query during the partition: %d, %v; want 1 and an error naming g1 %x", n, err, g1.NodeID())
+				t.Fatalf("query during the partition: %d, %v; want 1 and an error naming g1 %s", n, err, g1.NodeID())
 			}
 			t.Logf("query error during the partition: %v", err)
 			break

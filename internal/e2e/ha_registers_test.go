@@ -1,6 +1,7 @@
 package e2e
 
 import (
+	"github.com/gatewayworker/gatewayworker/internal/clientid"
 	"testing"
 	"time"
 
@@ -46,7 +47,7 @@ func TestHARegistersDown(t *testing.T) {
 	began := time.Now()
 	c.waitLinked(2)
 	t.Logf("one register down: a new worker linked in %v", time.Since(began).Round(time.Millisecond))
-	if gws := r2.Gateways(); len(gws) != 1 || gws[0].GetNodeId() != g.NodeID() {
+	if gws := r2.Gateways(); len(gws) != 1 || clientid.FormatNode(gws[0].GetNodeId()) != g.NodeID() {
 		t.Fatalf("surviving register sees %v", gws)
 	}
 

@@ -2,6 +2,7 @@ package e2e
 
 import (
 	"context"
+	"github.com/gatewayworker/gatewayworker/internal/clientid"
 	"log/slog"
 	"strings"
 	"testing"
@@ -34,7 +35,7 @@ func TestHAMutualTLS(t *testing.T) {
 	regLogs, gwLogs := new(syncBuffer), new(syncBuffer)
 
 	regTLS := loadTLS(t, ca.Issue("register"), regLogs)
-	reg, err := register.New(register.Config{Name: "r1", Secret: helperSecret, ServerOptions: regTLS.ServerOptions(),
+	reg, err := register.New(register.Config{Name: "r1", Secret: helperSecret, TLS: regTLS.Config(),
 		Logger: slog.New(slog.NewTextHandler(regLogs, nil))})
 	if err != nil {
 		t.Fatal(err)
@@ -45,7 +46,7 @@ func TestHAMutualTLS(t *testing.T) {
 
 	gwTLS := loadTLS(t, ca.Issue("gateway"), gwLogs)
 	g := c.addGateway("g1", func(cfg *gateway.Config) {
-		cfg.ServerOptions, cfg.DialOptions = gwTLS.ServerOptions(), gwTLS.DialOptions()
+		cfg.TLS = gwTLS.Config()
 		cfg.Logger = slog.New(slog.NewTextHandler(gwLogs, nil))
 	})
 	worker := func(name string, id tlsconf.Config, secret string) {
@@ -72,14 +73,14 @@ func TestHAMutualTLS(t *testing.T) {
 	worker("no-secret", ca.Issue("no-secret"), "wrong")
 	strangerTLS := loadTLS(t, other.Issue("stranger-gw"), new(syncBuffer))
 	c.addGateway("stranger-gw", func(cfg *gateway.Config) {
-		cfg.ServerOptions, cfg.DialOptions = strangerTLS.ServerOptions(), strangerTLS.DialOptions()
+		cfg.TLS = strangerTLS.Config()
 	})
 	eventually(t, "refusals logged by the register", func() bool {
 		l := regLogs.String()
 		return strings.Count(l, "internal TLS handshake refused") >= 2 && strings.Contains(l, "call refused: missing or wrong cluster secret")
 	})
 	time.Sleep(500 * time.Millisecond) // give a wrongly admitted node time to show up before asserting it did not
-	if gws := reg.Gateways(); len(gws) != 1 || gws[0].GetNodeId() != g.NodeID() {
+	if gws := reg.Gateways(); len(gws) != 1 || clientid.FormatNode(gws[0].GetNodeId()) != g.NodeID() {
 		t.Fatalf("register membership %v, want g1 alone", gws)
 	}
 	if n := g.Stats().Workers; n != 1 {

@@ -19,7 +19,8 @@ type cmdHandler struct {
 
 func (h *cmdHandler) OnWorkerStart(_ context.Context, w *businessworker.Worker) { h.w = w }
 
-func (h *cmdHandler) OnMessage(ctx context.Context, c *businessworker.Client, m businessworker.Message) {
+func (h *cmdHandler) OnMessage(ctx context.Context, e businessworker.MessageEvent) {
+	c, m := e.Client, e.Message
 	if m.Binary {
 		_ = c.Send(ctx, m) // binary: echo as is
 		return
@@ -55,9 +56,9 @@ func (h *cmdHandler) OnMessage(ctx context.Context, c *businessworker.Client, m 
 	case "ungroup":
 		result(w.Ungroup(ctx, arg(1)))
 	case "bind":
-		result(w.BindUid(ctx, c.ID(), arg(1)))
+		result(w.BindUID(ctx, c.ID(), arg(1)))
 	case "unbind":
-		result(w.UnbindUid(ctx, c.ID(), arg(1)))
+		result(w.UnbindUID(ctx, c.ID(), arg(1)))
 	case "all":
 		result(w.SendToAll(ctx, businessworker.Text(rest(1))))
 	case "allx": // allx id1,id2 text: to all but those
@@ -67,7 +68,7 @@ func (h *cmdHandler) OnMessage(ctx context.Context, c *businessworker.Client, m 
 	case "groupx": // groupx G text: to the group but the sender
 		result(w.SendToGroup(ctx, arg(1), businessworker.Text(arg(2)), businessworker.WithExclude(c.ID())))
 	case "uid": // uid U text
-		result(w.SendToUid(ctx, arg(1), businessworker.Text(arg(2))))
+		result(w.SendToUID(ctx, arg(1), businessworker.Text(arg(2))))
 	case "to": // to ID text
 		result(w.SendToClient(ctx, arg(1), businessworker.Text(arg(2))))
 	case "kick":

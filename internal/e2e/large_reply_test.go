@@ -26,7 +26,7 @@ func TestE2ELargeQueryResults(t *testing.T) {
 		_ = cl
 		eventually(t, "client counted", func() bool { return g.Stats().Clients == i+1 })
 	}
-	all, err := w.GetAllClientIdList(ctx)
+	all, err := w.Clients(ctx)
 	if err != nil || len(all) != n {
 		t.Fatalf("client list: %d, %v", len(all), err)
 	}
@@ -42,7 +42,7 @@ func TestE2ELargeQueryResults(t *testing.T) {
 	if err := w.Flush(ctx); err != nil {
 		t.Fatal(err)
 	}
-	sessions, err := w.GetAllClientSessions(ctx)
+	sessions, err := w.AllSessions(ctx)
 	if err != nil {
 		t.Fatalf("all sessions: %v", err)
 	}
@@ -55,12 +55,12 @@ func TestE2ELargeQueryResults(t *testing.T) {
 			t.Fatalf("session of %s: id %q, blob of %d bytes", id, s["id"], len(s["blob"]))
 		}
 	}
-	members, err := w.GetClientSessionsByGroup(ctx, "everyone")
+	members, err := w.SessionsInGroup(ctx, "everyone")
 	if err != nil || len(members) != n {
 		t.Fatalf("group sessions: %d, %v", len(members), err)
 	}
 	// The link survived: a plain call still works.
-	if cnt, err := w.GetAllClientIdCount(ctx); err != nil || cnt != n {
+	if cnt, err := w.CountClients(ctx); err != nil || cnt != n {
 		t.Fatalf("count %d, %v", cnt, err)
 	}
 	t.Logf("%d sessions of %d KiB each (%d KiB) read in one query", n, len(big)>>10, n*len(big)>>10)

@@ -126,13 +126,13 @@ func TestStateGatewayGoneClientsForgottenSendsFail(t *testing.T) {
 		t.Fatalf("worker remembers %v clients, want 6", got)
 	}
 	ctx := context.Background()
-	if s, err := w.GetSession(ctx, gone[0]); err != nil || len(s) != 0 {
+	if s, err := w.Session(ctx, gone[0]); err != nil || len(s) != 0 {
 		t.Fatalf("GetSession before the cut: %v, %v", s, err)
 	}
 
 	proxy.partition()
 	qctx, cancel := context.WithTimeout(ctx, 300*time.Millisecond)
-	_, err := w.GetSession(qctx, gone[0])
+	_, err := w.Session(qctx, gone[0])
 	cancel()
 	var ge *businessworker.GatewayError
 	if !errors.Is(err, context.DeadlineExceeded) || !errors.As(err, &ge) || ge.Node != g1.NodeID() || errors.Is(err, businessworker.ErrClientNotFound) {
@@ -141,7 +141,7 @@ func TestStateGatewayGoneClientsForgottenSendsFail(t *testing.T) {
 
 	g1.proc.stop(t)
 	eventually(t, "g1 left the worker's set", func() bool {
-		_, err := w.GetSession(ctx, gone[0])
+		_, err := w.Session(ctx, gone[0])
 		return errors.Is(err, businessworker.ErrGatewayNotLinked)
 	})
 	eventually(t, "g1's clients forgotten", func() bool { return metric(t, reg, clientStates) == 3 })
@@ -153,8 +153,8 @@ func TestStateGatewayGoneClientsForgottenSendsFail(t *testing.T) {
 	if d := time.Since(start); d > time.Second {
 		t.Fatalf("send to a client of a gone gateway took %v", d)
 	}
-	if _, err := w.GetUidByClientId(ctx, gone[2]); !errors.Is(err, businessworker.ErrGatewayNotLinked) || errors.Is(err, businessworker.ErrClientNotFound) {
-		t.Fatalf("GetUidByClientId of a gone gateway's client: %v", err)
+	if _, err := w.UID(ctx, gone[2]); !errors.Is(err, businessworker.ErrGatewayNotLinked) || errors.Is(err, businessworker.ErrClientNotFound) {
+		t.Fatalf("UID of a gone gateway's client: %v", err)
 	}
 }
 
@@ -242,7 +242,7 @@ func TestStateStaleCommandsNotReplayed(t *testing.T) {
 
 	proxy.takeDown()
 	eventually(t, "the worker sees the link down", func() bool {
-		_, err := w.GetSession(ctx, id)
+		_, err := w.Session(ctx, id)
 		return errors.Is(err, businessworker.ErrLinkDown)
 	})
 	if err := w.SendToClient(ctx, id, businessworker.Text("stale")); err != nil {
@@ -257,7 +257,7 @@ func TestStateStaleCommandsNotReplayed(t *testing.T) {
 	eventually(t, "relinked", func() bool {
 		qctx, cancel := context.WithTimeout(ctx, time.Second)
 		defer cancel()
-		_, err := w.GetSession(qctx, id)
+		_, err := w.Session(qctx, id)
 		return err == nil
 	})
 	if err := w.SendToClient(ctx, id, businessworker.Text("fresh")); err != nil {
@@ -282,7 +282,7 @@ type gatedStart struct {
 func (h *gatedStart) OnWorkerStart(ctx context.Context, w *businessworker.Worker) {
 	h.cmdHandler.OnWorkerStart(ctx, w)
 	qctx, cancel := context.WithTimeout(ctx, waitFor)
-	h.count, h.countErr = w.GetAllClientIdCount(qctx)
+	h.count, h.countErr = w.CountClients(qctx)
 	cancel()
 	close(h.started)
 	select {
@@ -351,17 +351,17 @@ func TestStateClientNotFoundKind(t *testing.T) {
 	a := dial(t, g.ws)
 	id := a.request("id")
 	ctx := context.Background()
-	unknown := fmt.Sprintf("%016x%016x", g.NodeID(), uint64(1<<40))
-	if _, err := w.GetSession(ctx, unknown); !errors.Is(err, businessworker.ErrClientNotFound) || errors.Is(err, businessworker.ErrGatewayNotLinked) {
+	unknown := fmt.Sprintf("%s%016x", g.NodeID(), uint64(1<<40))
+	if _, err := w.Session(ctx, unknown); !errors.Is(err, businessworker.ErrClientNotFound) || errors.Is(err, businessworker.ErrGatewayNotLinked) {
 		t.Fatalf("GetSession of an unknown client: %v", err)
 	}
-	if _, err := w.GetUidByClientId(ctx, unknown); !errors.Is(err, businessworker.ErrClientNotFound) {
-		t.Fatalf("GetUidByClientId of an unknown client: %v", err)
+	if _, err := w.UID(ctx, unknown); !errors.Is(err, businessworker.ErrClientNotFound) {
+		t.Fatalf("UID of an unknown client: %v", err)
 	}
 	if err := w.SendToClient(ctx, unknown, businessworker.Text("x")); err != nil {
 		t.Fatalf("send to an unknown client of a live gateway: %v (want nil: skipped)", err)
 	}
-	if s, err := w.GetSession(ctx, id); err != nil || s == nil {
+	if s, err := w.Session(ctx, id); err != nil || s == nil {
 		t.Fatalf("GetSession of a live client: %v, %v", s, err)
 	}
 }

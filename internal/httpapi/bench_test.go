@@ -9,6 +9,7 @@ import (
 	"testing"
 
 	"github.com/gatewayworker/gatewayworker/businessworker"
+	"github.com/gatewayworker/gatewayworker/internal/apihook"
 	"github.com/gatewayworker/gatewayworker/internal/clientid"
 	"github.com/gatewayworker/gatewayworker/internal/linker"
 	"github.com/gatewayworker/gatewayworker/internal/linker/linkertest"
@@ -25,7 +26,7 @@ func fakeServer(tb testing.TB) *Server {
 		tb.Fatal(err)
 	}
 	tb.Cleanup(func() { _ = l.Close() })
-	api := businessworker.NewAPI(l)
+	api := apihook.NewAPI(l).(*businessworker.API)
 	if err := api.Flush(context.Background()); err != nil {
 		tb.Fatal(err)
 	}

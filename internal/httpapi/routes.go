@@ -33,11 +33,11 @@ func (s *Server) routes() {
 		if err != nil {
 			return badRequest{err}
 		}
-		uids := withOne(q.Uids, q.UID)
+		uids := withOne(q.UIDs, q.UID)
 		if len(uids) == 0 {
 			return badRequest{errors.New(`"uid" or "uids" is required`)}
 		}
-		return a.SendToUids(ctx, uids, msg)
+		return a.SendToUIDs(ctx, uids, msg)
 	}))
 	m.HandleFunc("POST /v1/send-to-group", s.command(func(ctx context.Context, q *request) error {
 		msg, _, err := q.message(true)
@@ -65,10 +65,10 @@ func (s *Server) routes() {
 		return a.CloseClient(ctx, q.ClientID, opts...)
 	}))
 	m.HandleFunc("POST /v1/bind-uid", s.command(func(ctx context.Context, q *request) error {
-		return a.BindUid(ctx, q.ClientID, q.UID)
+		return a.BindUID(ctx, q.ClientID, q.UID)
 	}))
 	m.HandleFunc("POST /v1/unbind-uid", s.command(func(ctx context.Context, q *request) error {
-		return a.UnbindUid(ctx, q.ClientID, q.UID)
+		return a.UnbindUID(ctx, q.ClientID, q.UID)
 	}))
 	m.HandleFunc("POST /v1/join-group", s.command(func(ctx context.Context, q *request) error {
 		return a.JoinGroup(ctx, q.ClientID, q.Group)
@@ -92,36 +92,36 @@ func (s *Server) routes() {
 		if err != nil || !on {
 			return map[string]any{"online": false}, err
 		}
-		uid, err := a.GetUidByClientId(ctx, id)
+		uid, err := a.UID(ctx, id)
 		if err != nil {
 			return nil, err
 		}
-		session, err := a.GetSession(ctx, id)
+		session, err := a.Session(ctx, id)
 		return map[string]any{"online": true, "uid": uid, "session": session}, err
 	}))
 	m.HandleFunc("GET /v1/clients", s.query(func(ctx context.Context, r *http.Request) (map[string]any, error) {
-		ids, err := a.GetAllClientIdList(ctx)
+		ids, err := a.Clients(ctx)
 		return map[string]any{"count": len(ids), "client_ids": ids}, err
 	}))
 	m.HandleFunc("GET /v1/uids", s.query(func(ctx context.Context, r *http.Request) (map[string]any, error) {
-		uids, err := a.GetAllUidList(ctx)
+		uids, err := a.UIDs(ctx)
 		return map[string]any{"count": len(uids), "uids": uids}, err
 	}))
 	m.HandleFunc("GET /v1/uids/{uid}", s.query(func(ctx context.Context, r *http.Request) (map[string]any, error) {
-		ids, err := a.GetClientIdByUid(ctx, r.PathValue("uid"))
+		ids, err := a.ClientsByUID(ctx, r.PathValue("uid"))
 		return map[string]any{"online": len(ids) > 0, "client_ids": nonNil(ids)}, err
 	}))
 	m.HandleFunc("GET /v1/groups", s.query(func(ctx context.Context, r *http.Request) (map[string]any, error) {
-		groups, err := a.GetAllGroupIdList(ctx)
+		groups, err := a.Groups(ctx)
 		return map[string]any{"groups": nonNil(groups)}, err
 	}))
 	m.HandleFunc("GET /v1/groups/{group}", s.query(func(ctx context.Context, r *http.Request) (map[string]any, error) {
 		g := r.PathValue("group")
-		ids, err := a.GetClientIdListByGroup(ctx, g)
+		ids, err := a.ClientsInGroup(ctx, g)
 		if err != nil {
 			return map[string]any{"count": len(ids), "client_ids": nonNil(ids)}, err
 		}
-		uids, err := a.GetUidListByGroup(ctx, g)
+		uids, err := a.UIDsInGroup(ctx, g)
 		return map[string]any{"count": len(ids), "client_ids": nonNil(ids), "uids": nonNil(uids)}, err
 	}))
 	m.HandleFunc("GET /v1/stats", s.query(func(ctx context.Context, r *http.Request) (map[string]any, error) {

@@ -23,10 +23,38 @@ const (
 	DefaultTimeout = 5 * time.Second
 )
 
+// API is the part of businessworker.API the requests call; a
+// *pushclient.Client (and a *businessworker.API) has it.
+type API interface {
+	BindUID(ctx context.Context, clientID, uid string) error
+	Clients(ctx context.Context) ([]string, error)
+	ClientsByUID(ctx context.Context, uid string) ([]string, error)
+	ClientsInGroup(ctx context.Context, group string) ([]string, error)
+	CloseClient(ctx context.Context, clientID string, opts ...businessworker.CloseOption) error
+	Flush(ctx context.Context) error
+	Groups(ctx context.Context) ([]string, error)
+	IsOnline(ctx context.Context, clientID string) (bool, error)
+	JoinGroup(ctx context.Context, clientID, group string) error
+	LeaveGroup(ctx context.Context, clientID, group string) error
+	SendToAll(ctx context.Context, m businessworker.Message, opts ...businessworker.SendOption) error
+	SendToClient(ctx context.Context, clientID string, m businessworker.Message) error
+	SendToGroups(ctx context.Context, groups []string, m businessworker.Message, opts ...businessworker.SendOption) error
+	SendToUIDs(ctx context.Context, uids []string, m businessworker.Message) error
+	Session(ctx context.Context, clientID string) (map[string]string, error)
+	SetSession(ctx context.Context, clientID string, session map[string]string) error
+	Stats(ctx context.Context) ([]businessworker.GatewayStats, error)
+	UID(ctx context.Context, clientID string) (string, error)
+	UIDs(ctx context.Context) ([]string, error)
+	UIDsInGroup(ctx context.Context, group string) ([]string, error)
+	UnbindUID(ctx context.Context, clientID, uid string) error
+	Ungroup(ctx context.Context, group string) error
+	UpdateSession(ctx context.Context, clientID string, update map[string]string, deleteKeys ...string) error
+}
+
 // Config configures a Server.
 type Config struct {
-	// API is what the requests call, e.g. a pushclient.Client's; required.
-	API *businessworker.API
+	// API is what the requests call, e.g. a *pushclient.Client; required.
+	API API
 	// Secret is the bearer token every request must carry (the cluster
 	// secret); required.
 	Secret string
@@ -41,7 +69,7 @@ type Config struct {
 // Server is the HTTP handler of the API.
 type Server struct {
 	cfg Config
-	api *businessworker.API
+	api API
 	mux *http.ServeMux
 }
 
@@ -86,7 +114,7 @@ func (s *Server) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 type request struct {
 	ClientID  string            `json:"client_id"`
 	UID       string            `json:"uid"`
-	Uids      []string          `json:"uids"`
+	UIDs      []string          `json:"uids"`
 	Group     string            `json:"group"`
 	Groups    []string          `json:"groups"`
 	Clients   *[]string         `json:"clients"`

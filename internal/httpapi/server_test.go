@@ -30,10 +30,12 @@ type names struct {
 	m  map[string]string
 }
 
-func (h *names) OnWebSocketConnect(_ context.Context, c *businessworker.Client, hs businessworker.Handshake) {
+func (h *names) OnConnect(_ context.Context, e businessworker.ConnectEvent) (businessworker.ConnectReply, error) {
+	c, hs := e.Client, e.Handshake
 	h.mu.Lock()
 	defer h.mu.Unlock()
 	h.m[hs.Query().Get("name")] = c.ID()
+	return businessworker.ConnectReply{}, nil
 }
 
 type fixture struct {
@@ -71,8 +73,8 @@ func start(t *testing.T) *fixture {
 	if err != nil {
 		t.Fatal(err)
 	}
-	t.Cleanup(func() { _ = p.Close() })
-	s, err := New(Config{API: p.API, Secret: secret})
+	t.Cleanup(func() { _ = p.Close(context.Background()) })
+	s, err := New(Config{API: p, Secret: secret})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -136,7 +138,7 @@ func TestNewValidates(t *testing.T) {
 	if _, err := New(Config{Secret: "x"}); !errors.Is(err, ErrInvalidConfig) {
 		t.Fatalf("no API: %v", err)
 	}
-	if _, err := New(Config{API: &businessworker.API{}}); !errors.Is(err, ErrInvalidConfig) {
+	if _, err := New(Config{API: &pushclient.Client{}}); !errors.Is(err, ErrInvalidConfig) {
 		t.Fatalf("no secret: %v", err)
 	}
 }

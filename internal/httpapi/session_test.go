@@ -30,13 +30,16 @@ type sessionKeys struct {
 	release chan struct{}
 }
 
-func (h *sessionKeys) OnWebSocketConnect(_ context.Context, c *businessworker.Client, hs businessworker.Handshake) {
+func (h *sessionKeys) OnConnect(_ context.Context, e businessworker.ConnectEvent) (businessworker.ConnectReply, error) {
+	c, hs := e.Client, e.Handshake
 	h.mu.Lock()
 	defer h.mu.Unlock()
 	h.ids[hs.Query().Get("name")] = c.ID()
+	return businessworker.ConnectReply{}, nil
 }
 
-func (h *sessionKeys) OnMessage(ctx context.Context, c *businessworker.Client, m businessworker.Message) {
+func (h *sessionKeys) OnMessage(ctx context.Context, e businessworker.MessageEvent) {
+	c, m := e.Client, e.Message
 	cmd, arg, _ := strings.Cut(m.String(), " ")
 	s := c.Session()
 	switch cmd {
@@ -83,10 +86,10 @@ func startSessions(t *testing.T) *sessionFixture {
 		if err != nil {
 			t.Fatal(err)
 		}
-		t.Cleanup(func() { _ = p.Close() })
+		t.Cleanup(func() { _ = p.Close(context.Background()) })
 		return p
 	}
-	s, err := New(Config{API: newPush().API, Secret: secret})
+	s, err := New(Config{API: newPush(), Secret: secret})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -152,7 +155,7 @@ func TestSessionHandlerMergesWithConcurrentUpdates(t *testing.T) {
 	want := map[string]string{"keep": "k", "vip": "1", "push": "1", "mine": "1"}
 	var got map[string]string
 	testcluster.WaitFor(t, "write-back applied", func() bool {
-		s, err := f.p.GetSession(ctx, id)
+		s, err := f.p.Session(ctx, id)
 		got = s
 		return err == nil && s["mine"] == "1"
 	})
@@ -211,7 +214,7 @@ func TestSessionConcurrentHandlersAndPushers(t *testing.T) {
 		id := f.ids[name]
 		var got map[string]string
 		testcluster.WaitFor(t, name+" write-backs applied", func() bool {
-			s, err := f.p.GetSession(ctx, id)
+			s, err := f.p.Session(ctx, id)
 			got = s
 			return err == nil && s[fmt.Sprint("h", keys-1)] == "1"
 		})

@@ -12,7 +12,8 @@ import (
 // broadcaster is the workload's server side: every message to every client.
 type broadcaster struct{ businessworker.BaseHandler }
 
-func (broadcaster) OnMessage(ctx context.Context, c *businessworker.Client, m businessworker.Message) {
+func (broadcaster) OnMessage(ctx context.Context, e businessworker.MessageEvent) {
+	c, m := e.Client, e.Message
 	_ = c.Worker().SendToAll(ctx, m)
 }
 

@@ -120,18 +120,28 @@ func (t *TLS) ClientConfig() *tls.Config {
 	return t.client.Clone()
 }
 
-// ServerOptions returns the gRPC server options of the TLS side: mTLS
-// credentials that log every refused handshake (peer address and reason) at
-// warn level, or at debug level for a peer that hung up without a word
-// (health checks). Nil on a nil *TLS.
+// Config returns one configuration for both sides, as gateway.Config.TLS,
+// register.Config.TLS, businessworker.Config.TLS and pushclient.Config.TLS
+// take it: the node's certificate, client certificates required and
+// verified against the CA (server side), the server's verified against the
+// CA (client side). Nil on a nil *TLS.
+func (t *TLS) Config() *tls.Config {
+	if t == nil {
+		return nil
+	}
+	c := t.server.Clone()
+	c.RootCAs = t.client.RootCAs
+	c.ServerName = t.client.ServerName
+	return c
+}
+
+// ServerOptions returns the gRPC server options of the TLS side (see
+// ServerOption). Nil on a nil *TLS.
 func (t *TLS) ServerOptions() []grpc.ServerOption {
 	if t == nil {
 		return nil
 	}
-	return []grpc.ServerOption{grpc.Creds(&loggingCreds{
-		TransportCredentials: credentials.NewTLS(t.ServerConfig()),
-		log:                  t.log,
-	})}
+	return []grpc.ServerOption{ServerOption(t.ServerConfig(), t.log)}
 }
 
 // DialOptions returns the gRPC dial options of the client side. Nil on a
@@ -140,7 +150,22 @@ func (t *TLS) DialOptions() []grpc.DialOption {
 	if t == nil {
 		return nil
 	}
-	return []grpc.DialOption{grpc.WithTransportCredentials(credentials.NewTLS(t.ClientConfig()))}
+	return []grpc.DialOption{DialOption(t.ClientConfig())}
+}
+
+// ServerOption returns gRPC server credentials of cfg that log every
+// refused handshake (peer address and reason) on log at warn level, or at
+// debug level for a peer that hung up without a word (health checks).
+func ServerOption(cfg *tls.Config, log *slog.Logger) grpc.ServerOption {
+	if log == nil {
+		log = slog.New(slog.DiscardHandler)
+	}
+	return grpc.Creds(&loggingCreds{TransportCredentials: credentials.NewTLS(cfg), log: log})
+}
+
+// DialOption returns gRPC transport credentials of cfg.
+func DialOption(cfg *tls.Config) grpc.DialOption {
+	return grpc.WithTransportCredentials(credentials.NewTLS(cfg))
 }
 
 // loggingCreds logs the server handshakes it refuses.

@@ -52,7 +52,8 @@ func (h *Handler) OnWorkerStart(ctx context.Context, w *businessworker.Worker) {
 }
 
 // OnMessage sends the message, unchanged, to every client.
-func (h *Handler) OnMessage(ctx context.Context, c *businessworker.Client, msg businessworker.Message) {
+func (h *Handler) OnMessage(ctx context.Context, e businessworker.MessageEvent) {
+	c, msg := e.Client, e.Message
 	if err := h.w.SendToAll(ctx, msg); err != nil && h.Logger != nil {
 		h.Logger.Warn("chat: broadcast", "client", c.ID(), "err", err)
 	}

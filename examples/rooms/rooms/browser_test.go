@@ -105,7 +105,7 @@ func TestBrowserTwoTabs(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	defer p.Close()
+	defer p.Close(context.Background())
 	if err := p.SendToAll(ctx, businessworker.Text("maintenance at 5")); err != nil {
 		t.Fatal(err)
 	}

@@ -1,11 +1,11 @@
 // Package rooms is a browser chat with nicknames, rooms and private
 // messages, as one gatewayworker worker:
 //
-//   - a nickname is the client's uid (BindUid), so one person may be online
+//   - a nickname is the client's uid (BindUID), so one person may be online
 //     from several tabs or devices and private messages reach all of them;
 //   - a room is a group (JoinGroup); messages go to the room's members;
 //   - the online list of a room is the uids of its members
-//     (GetUidListByGroup), sent to the room whenever someone comes or goes;
+//     (UIDsInGroup), sent to the room whenever someone comes or goes;
 //   - anything pushed from outside (gatewayworker send-to-all TEXT, the
 //     HTTP API) shows in the page as a server notice.
 //
@@ -81,7 +81,8 @@ func (h *Handler) log() *slog.Logger {
 }
 
 // OnMessage handles one Inbound message.
-func (h *Handler) OnMessage(ctx context.Context, c *businessworker.Client, m businessworker.Message) {
+func (h *Handler) OnMessage(ctx context.Context, e businessworker.MessageEvent) {
+	c, m := e.Client, e.Message
 	var in Inbound
 	if m.Binary || json.Unmarshal(m.Data, &in) != nil {
 		h.reply(ctx, c, Outbound{Type: "error", Text: "send JSON text messages"})
@@ -114,7 +115,8 @@ func (h *Handler) OnMessage(ctx context.Context, c *businessworker.Client, m bus
 }
 
 // OnClose tells the client's room that it left.
-func (h *Handler) OnClose(ctx context.Context, c *businessworker.Client) {
+func (h *Handler) OnClose(ctx context.Context, e businessworker.CloseEvent) {
+	c := e.Client
 	s := c.Session()
 	if s[keyName] == "" {
 		return
@@ -140,7 +142,7 @@ func (h *Handler) login(ctx context.Context, c *businessworker.Client, in Inboun
 		return err
 	}
 	w := c.Worker()
-	if err := w.BindUid(ctx, c.ID(), in.Name); err != nil {
+	if err := w.BindUID(ctx, c.ID(), in.Name); err != nil {
 		return err
 	}
 	s := c.Session()
@@ -190,20 +192,20 @@ func (h *Handler) private(ctx context.Context, c *businessworker.Client, from st
 		return err
 	}
 	w := c.Worker()
-	online, err := w.IsUidOnline(ctx, in.To)
+	online, err := w.IsUIDOnline(ctx, in.To)
 	if err != nil {
 		return err
 	}
 	if !online {
 		return fmt.Errorf("%s is not online", in.To)
 	}
-	return w.SendToUids(ctx, []string{in.To, from}, encode(Outbound{Type: "pm", From: from, To: in.To, Text: in.Text}))
+	return w.SendToUIDs(ctx, []string{in.To, from}, encode(Outbound{Type: "pm", From: from, To: in.To, Text: in.Text}))
 }
 
 // online sends room's online list to its members. Commands from one worker
 // are applied in order, so the list includes the joins sent before.
 func (h *Handler) online(ctx context.Context, w *businessworker.Worker, room string) {
-	names, err := w.GetUidListByGroup(ctx, room)
+	names, err := w.UIDsInGroup(ctx, room)
 	if err == nil {
 		err = w.SendToGroup(ctx, room, encode(Outbound{Type: "online", Room: room, Names: names}))
 	}

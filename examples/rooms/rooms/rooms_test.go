@@ -127,7 +127,7 @@ func TestRooms(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	defer p.Close()
+	defer p.Close(context.Background())
 	if err := p.SendToGroup(context.Background(), "games", businessworker.Text("maintenance at 5")); err != nil {
 		t.Fatal(err)
 	}
@@ -136,7 +136,7 @@ func TestRooms(t *testing.T) {
 	bob.conn.Close()
 	// bob is gone from games; ann's room is unaffected.
 	testcluster.WaitFor(t, "bob offline", func() bool {
-		on, err := p.IsUidOnline(context.Background(), "bob")
+		on, err := p.IsUIDOnline(context.Background(), "bob")
 		return err == nil && !on
 	})
 }

@@ -49,7 +49,8 @@ type envelope struct {
 }
 
 // OnMessage answers echo and broadcast messages.
-func (h *Handler) OnMessage(ctx context.Context, c *businessworker.Client, msg businessworker.Message) {
+func (h *Handler) OnMessage(ctx context.Context, e businessworker.MessageEvent) {
+	c, msg := e.Client, e.Message
 	var in envelope
 	if msg.Binary || json.Unmarshal(msg.Data, &in) != nil {
 		return
