@@ -123,7 +123,7 @@ func TestStatsDistinctErrors(t *testing.T) {
 	if !noRegister(three) {
 		t.Fatal("noRegister(3 x deadline) = false")
 	}
-	gw := errors.Join(&businessworker.GatewayError{Node: 1, Err: context.DeadlineExceeded})
+	gw := errors.Join(&businessworker.GatewayError{Node: "0000000000000001", Err: context.DeadlineExceeded})
 	if noRegister(gw) {
 		t.Fatal("noRegister(a gateway's deadline) = true: the register did answer")
 	}
