@@ -59,4 +59,8 @@ func printSummary(w io.Writer, r *loadgen.Report) {
 		}
 		fmt.Fprintln(w)
 	}
+	if t := r.ServersTotal; t != nil && len(r.Servers) > 1 {
+		fmt.Fprintf(w, "  all %d pids: cpu %.2fs (%.0f%%), %.3f µs/delivery, rss %.1f -> %.1f -> %.1f MB, %.2f KB/conn\n",
+			len(r.Servers), t.CPUSeconds, t.CPUPercent, t.CPUMicrosPerDelivery, t.RSSBeforeMB, t.RSSStartMB, t.RSSEndMB, t.RSSPerConnKB)
+	}
 }
