@@ -37,8 +37,8 @@ type client struct {
 
 	next    []uint32          // per sender: next expected sequence (read loop only)
 	nextMap map[uint32]uint32 // instead of next when there are many senders
-	rec  atomic.Pointer[Recorder]
-	echo chan uint32 // closed loop: sequences of this sender's own messages
+	rec     atomic.Pointer[Recorder]
+	echo    chan uint32 // closed loop: sequences of this sender's own messages
 
 	received  atomic.Uint64 // every workload message read
 	delivered atomic.Uint64 // unique messages sent inside the measured window

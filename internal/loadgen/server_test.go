@@ -40,8 +40,8 @@ type testServer struct {
 type serverConn struct {
 	nc    net.Conn
 	k     int
-	group string // the ?group= of its URL, "" if none
-	mu sync.Mutex // serialises writes
+	group string     // the ?group= of its URL, "" if none
+	mu    sync.Mutex // serialises writes
 }
 
 func startTestServer(t *testing.T, configure func(*testServer)) *testServer {
