@@ -204,4 +204,5 @@ for sc in $scenarios; do
 done
 
 echo "\"uptime_after\":\"$(uptime | sed 's/.*load average: //')\"" >"$out/uptime_after"
-"$bin/scaletable" "$out"
+"$bin/scaletable" "$out" | tee "$out/table.txt"
+tail -1 "$out/table.txt" >"$out/last_line.json"
