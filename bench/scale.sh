@@ -12,8 +12,8 @@
 # worker`: the chat example without tick, plus groups); the clients spread
 # over the G gateways. floor: G processes of bench/peers/floor, N/G clients
 # each; a floor process forwards to its own clients only, so its broadcast has
-# one sender per process (same deliveries per second) and its groups stay
-# inside one process.
+# one sender per process (same deliveries per second, sent at the same
+# instants) and its groups stay inside one process.
 #
 # Scenarios (a fresh set of servers for each):
 #   idle       N connections held: RSS per connection summed over every
@@ -167,11 +167,14 @@ start_floor() {
 }
 
 scenario_args() { # scenario_args SCENARIO SERVER
-  local indep="" senders=1
-  if [[ $2 == floor ]]; then indep="--independent"; senders=$gateways; fi
+  # A floor process forwards to its own clients only: one sender per
+  # process, sending at the same instants (--aligned) so that the five
+  # fan-outs overlap as one SendToAll over five gateways does.
+  local indep="" senders=1 align=""
+  if [[ $2 == floor ]]; then indep="--independent"; senders=$gateways; align="--aligned"; fi
   case "$1" in
     idle)      echo "--idle --warmup 2s --duration 5s" ;;
-    broadcast) echo "--senders $senders --rate 1 --warmup 3s --duration $duration $indep" ;;
+    broadcast) echo "--senders $senders --rate 1 --warmup 3s --duration $duration $indep $align" ;;
     groups)    echo "--groups $groups --senders $groups --rate $group_rate --warmup 3s --duration $duration $indep" ;;
     *) echo "scale.sh: unknown scenario $1" >&2; return 1 ;;
   esac

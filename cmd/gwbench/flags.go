@@ -39,6 +39,7 @@ func parseRunFlags(args []string, stderr io.Writer) (*options, error) {
 	fs.IntVar(&w.Conns, "conns", 1000, "connections")
 	fs.IntVar(&w.Senders, "senders", 1, "sending connections (among --conns)")
 	fs.Float64Var(&w.Rate, "rate", 0, "messages per second per sender")
+	fs.BoolVar(&w.Aligned, "aligned", false, "rate-mode senders send at the same instants (default: spread over one interval)")
 	fs.BoolVar(&w.ClosedLoop, "closed-loop", false, "each sender sends its next message when its previous one came back")
 	fs.BoolVar(&o.cfg.Idle, "idle", false, "hold the connections without sending (RSS per connection)")
 	fs.IntVar(&w.Size, "size", loadgen.DefaultSize, "payload bytes (at least 32)")

@@ -84,6 +84,11 @@ type WorkerConfig struct {
 	TotalSenders int `json:"total_senders"`
 	// Rate is messages per second per sender; exclusive with ClosedLoop.
 	Rate float64 `json:"rate,omitempty"`
+	// Aligned makes rate-mode senders send at the same instants instead of
+	// spread evenly over one interval: N independent servers with one
+	// sender each then fan out at the same time, like one cluster's
+	// SendToAll.
+	Aligned bool `json:"aligned,omitempty"`
 	// ClosedLoop makes each sender send its next message once its previous
 	// one came back to it (or ClosedLoopTimeout passed, counted as a stall).
 	ClosedLoop bool `json:"closed_loop,omitempty"`

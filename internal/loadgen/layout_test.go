@@ -4,7 +4,9 @@ import (
 	"context"
 	"os"
 	"os/exec"
+	"sync"
 	"testing"
+	"time"
 )
 
 // layoutOf places every connection of a run split over procs processes the
@@ -142,5 +144,34 @@ func TestIndependentServers(t *testing.T) {
 	// Sender 0 and 11 receivers on a, sender 1 and 10 receivers on b.
 	if rep.Sent == 0 || rep.Deliveries != rep.Expected || rep.Loss != 0 || rep.Expected >= rep.Sent*21 {
 		t.Fatalf("sent %d expected %d deliveries %d loss %d", rep.Sent, rep.Expected, rep.Deliveries, rep.Loss)
+	}
+}
+
+// Aligned senders send at the same instants; by default they are spread
+// over one interval (rate 2: 0, 125, 250, 375 ms).
+func TestAlignedSenders(t *testing.T) {
+	for _, aligned := range []bool{true, false} {
+		var mu sync.Mutex
+		var first []time.Time
+		srv := startTestServer(t, func(s *testServer) {
+			s.hook = func(n, k int) (bool, bool) {
+				mu.Lock()
+				defer mu.Unlock()
+				if k == 0 && len(first) < 4 {
+					first = append(first, time.Now())
+				}
+				return false, false
+			}
+		})
+		runBench(t, Config{Worker: WorkerConfig{URL: srv.url(), Conns: 4, Senders: 4, Rate: 2, Aligned: aligned}})
+		mu.Lock()
+		if len(first) < 4 {
+			t.Fatalf("aligned %v: %d messages", aligned, len(first))
+		}
+		spread := first[3].Sub(first[0])
+		mu.Unlock()
+		if aligned && spread > 60*time.Millisecond || !aligned && spread < 300*time.Millisecond {
+			t.Errorf("aligned %v: first four messages %v apart", aligned, spread)
+		}
 	}
 }

@@ -198,7 +198,7 @@ func (w *Worker) Run(ctx context.Context, win Window) error {
 		}
 		// Spread rate-mode senders evenly over one interval.
 		offset := int64(0)
-		if w.cfg.Rate > 0 {
+		if w.cfg.Rate > 0 && !w.cfg.Aligned {
 			offset = int64(float64(time.Second) / w.cfg.Rate * float64(k) / float64(senders))
 		}
 		k++
