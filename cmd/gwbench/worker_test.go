@@ -2,9 +2,16 @@ package main
 
 import (
 	"context"
+	"io"
 	"log/slog"
+	"net"
+	"net/http"
+	"strings"
 	"testing"
 	"time"
+
+	"github.com/prometheus/client_golang/prometheus"
+	"github.com/prometheus/client_golang/prometheus/collectors"
 
 	"github.com/gatewayworker/gatewayworker/internal/loadgen"
 	"github.com/gatewayworker/gatewayworker/internal/testcluster"
@@ -63,3 +70,36 @@ func TestWorkerFlags(t *testing.T) {
 type discard struct{}
 
 func (discard) Write(p []byte) (int, error) { return len(p), nil }
+
+// The admin endpoint serves the metrics, the goroutine count and a CPU
+// profile (what bench/mesh.sh and a profiling session read).
+func TestWorkerAdmin(t *testing.T) {
+	reg := prometheus.NewRegistry()
+	reg.MustRegister(collectors.NewGoCollector())
+	lis, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	addr := lis.Addr().String()
+	lis.Close()
+	stop, err := serveAdmin(addr, reg, slog.New(slog.DiscardHandler))
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer stop()
+	for path, want := range map[string]string{
+		"/metrics":                       "go_goroutines",
+		"/debug/pprof/goroutine?debug=1": "goroutine profile: total",
+		"/debug/pprof/profile?seconds=1": "",
+	} {
+		resp, err := http.Get("http://" + addr + path)
+		if err != nil {
+			t.Fatal(err)
+		}
+		b, _ := io.ReadAll(resp.Body)
+		resp.Body.Close()
+		if resp.StatusCode != http.StatusOK || !strings.Contains(string(b), want) || len(b) == 0 {
+			t.Errorf("%s: %s, %d bytes", path, resp.Status, len(b))
+		}
+	}
+}
