@@ -37,8 +37,9 @@ if [[ $(id -u) == 0 ]] && unshare -n true 2>/dev/null; then
   echo "== in a network namespace of its own" >&2
   # shellcheck disable=SC2016 # expanded by the inner shell
   unshare -n bash -c 'ip link set lo up && exec "$@"' _ \
-    "$bin/meshbench" --bin "$bin" --out "$out" --netns "${args[@]}"
+    "$bin/meshbench" --bin "$bin" --out "$out" --netns "${args[@]}" | tee "$out/mesh.txt"
 else
   echo "== on the host loopback (not root, or no unshare): UDP counts include other programs" >&2
-  "$bin/meshbench" --bin "$bin" --out "$out" "${args[@]}"
+  "$bin/meshbench" --bin "$bin" --out "$out" "${args[@]}" | tee "$out/mesh.txt"
 fi
+echo "== load after: $(uptime | sed 's/.*load average: //')" >&2
