@@ -175,3 +175,32 @@ func TestAlignedSenders(t *testing.T) {
 		}
 	}
 }
+
+// benchDeliver measures the receive accounting of one connection hearing
+// every sender in turn (senders <= maxSeqSlice: a slice; more: a map), with
+// the payload's encoding (AppendPayload) included.
+func benchDeliver(b *testing.B, senders int) {
+	w, err := NewWorker(WorkerConfig{URL: "ws://127.0.0.1:1/", Conns: 1, TotalSenders: senders})
+	if err != nil {
+		b.Fatal(err)
+	}
+	w.measureStart.Store(0)
+	c := &client{w: w, sender: noSender}
+	buf := make([]byte, 0, PayloadSize)
+	for s := range senders { // the first message of each sender allocates
+		c.deliver(AppendPayload(buf[:0], Message{Sender: uint32(s), Seq: 0, Sent: 1}, PayloadSize))
+	}
+	b.ReportAllocs()
+	b.ResetTimer()
+	for i := range b.N {
+		m := Message{Sender: uint32(i % senders), Seq: uint32(1 + i/senders), Sent: 1}
+		c.deliver(AppendPayload(buf[:0], m, PayloadSize))
+	}
+	b.StopTimer()
+	if c.dups.Load() != 0 || c.gaps.Load() != 0 || c.bad.Load() != 0 {
+		b.Fatalf("dups %d gaps %d bad %d", c.dups.Load(), c.gaps.Load(), c.bad.Load())
+	}
+}
+
+func BenchmarkDeliver16Senders(b *testing.B)   { benchDeliver(b, 16) }
+func BenchmarkDeliver1000Senders(b *testing.B) { benchDeliver(b, 1000) }
