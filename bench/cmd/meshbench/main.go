@@ -7,6 +7,8 @@
 //     all of them;
 //   - full mesh: from launching the W workers until every gateway has W
 //     worker links and every worker G gateway links;
+//   - cold start: every gateway and worker stopped, then all launched at
+//     once (registers up), until the full mesh;
 //   - join: a new gateway, until it has W links and every worker G+1;
 //   - drop: a gateway killed (SIGKILL), until every worker is down to G
 //     links, and until every register lists G gateways;
@@ -31,7 +33,6 @@ import (
 	"bytes"
 	"context"
 	"encoding/json"
-	"errors"
 	"flag"
 	"fmt"
 	"io"
@@ -134,6 +135,7 @@ type result struct {
 	Links              int     `json:"links"`
 	AnnounceMS         float64 `json:"announce_ms"`
 	FullMeshMS         float64 `json:"full_mesh_ms"`
+	ColdMeshMS         float64 `json:"cold_full_mesh_ms"` // gateways and workers launched at once
 	JoinMS             float64 `json:"join_ms"`
 	DropWorkersMS      float64 `json:"drop_workers_ms"`
 	DropRegistersMS    float64 `json:"drop_registers_ms"`
@@ -204,6 +206,28 @@ func (c *cluster) stopAll() {
 	procs := c.procs
 	c.procs = nil
 	c.mu.Unlock()
+	stopProcs(procs)
+}
+
+// stopSome stops ps (as stopAll) and forgets them.
+func (c *cluster) stopSome(ps []*proc) {
+	drop := map[*proc]bool{}
+	for _, p := range ps {
+		drop[p] = true
+	}
+	c.mu.Lock()
+	kept := c.procs[:0]
+	for _, p := range c.procs {
+		if !drop[p] {
+			kept = append(kept, p)
+		}
+	}
+	c.procs = kept
+	c.mu.Unlock()
+	stopProcs(ps)
+}
+
+func stopProcs(procs []*proc) {
 	for _, p := range procs {
 		_ = p.cmd.Process.Signal(syscall.SIGTERM)
 	}
@@ -469,6 +493,11 @@ func runSize(ctx context.Context, o *options, g int) (*result, error) {
 			"--name", fmt.Sprintf("gw%d", i), "--admin", addr(5, i), "--log-level", "warn")
 	}
 
+	startWorker := func(i int) (*proc, error) {
+		return c.start(fmt.Sprintf("worker%d", i), addr(6, i), "gwbench", "worker",
+			"--register", regList, "--name", fmt.Sprintf("w%d", i), "--admin", addr(6, i))
+	}
+
 	// Gateways, then the time until every register lists them all.
 	o.logf("%d gateways: starting %d registers and %d gateways (load %s)", g, o.regs, g, loadavg())
 	t0 := time.Now()
@@ -503,8 +532,7 @@ func runSize(ctx context.Context, o *options, g int) (*result, error) {
 	t0 = time.Now()
 	var wks []*proc
 	for i := range W {
-		p, err := c.start(fmt.Sprintf("worker%d", i), addr(6, i), "gwbench", "worker",
-			"--register", regList, "--name", fmt.Sprintf("w%d", i), "--admin", addr(6, i))
+		p, err := startWorker(i)
 		if err != nil {
 			return nil, err
 		}
@@ -615,8 +643,44 @@ func runSize(ctx context.Context, o *options, g int) (*result, error) {
 		return r, err
 	}
 	r.DropWorkersMS = ms(d)
-	o.logf("%d gateways: done (load %s)", g, loadavg())
-	return r, errors.Join(regErr)
+	if regErr != nil {
+		return r, regErr
+	}
+
+	// Cold start: every gateway and worker stopped, then all launched at
+	// once (the registers stay up), until the full mesh.
+	c.stopSome(append(append([]*proc{ng}, gws...), wks...))
+	if _, err := waitUntil(ctx, o.timeout, time.Now(), "gateways gone", func() bool {
+		return allEqual(regAdmins, "gatewayworker_register_gateways", 0)
+	}); err != nil {
+		return r, err
+	}
+	t0 = time.Now()
+	gws, wks = gws[:0], wks[:0]
+	for i := range g {
+		p, err := startGateway(i)
+		if err != nil {
+			return r, err
+		}
+		gws = append(gws, p)
+	}
+	for i := range W {
+		p, err := startWorker(i)
+		if err != nil {
+			return r, err
+		}
+		wks = append(wks, p)
+	}
+	d, err = waitUntil(ctx, o.timeout, t0, "full mesh after a cold start", func() bool {
+		return allEqual(gwAdmins, `gatewayworker_gateway_links{kind="worker"}`, float64(W)) &&
+			allEqual(wkAdmins, "gatewayworker_worker_links", float64(g))
+	})
+	if err != nil {
+		return r, err
+	}
+	r.ColdMeshMS = ms(d)
+	o.logf("%d gateways: cold start to full mesh in %.0f ms; done (load %s)", g, r.ColdMeshMS, loadavg())
+	return r, nil
 }
 
 func lastLines(b []byte, n int) string {
@@ -629,10 +693,10 @@ func lastLines(b []byte, n int) string {
 
 func printTable(w io.Writer, rs []*result) {
 	tw := tabwriter.NewWriter(w, 0, 0, 2, ' ', tabwriter.AlignRight)
-	fmt.Fprintln(tw, "gateways\tlinks\tannounce ms\tfull mesh ms\tjoin ms\tdrop ms (workers/registers)\tSendToAll p50/p99 ms\tloss\tgw KB/link\tgw gor/link\tworker MB\tworker gor\tregister MB\tregister cpu %\tregister I/O KB/s\tgossip dgram/s\t")
+	fmt.Fprintln(tw, "gateways\tlinks\tannounce ms\tfull mesh ms\tcold ms\tjoin ms\tdrop ms (workers/registers)\tSendToAll p50/p99 ms\tloss\tgw KB/link\tgw gor/link\tworker MB\tworker gor\tregister MB\tregister cpu %\tregister I/O KB/s\tgossip dgram/s\t")
 	for _, r := range rs {
-		fmt.Fprintf(tw, "%d\t%d\t%.0f\t%.0f\t%.0f\t%.0f/%.0f\t%.2f/%.2f\t%d\t%.1f\t%.1f\t%.1f\t%.0f\t%.1f\t%.1f\t%.1f\t%.1f\t\n",
-			r.Gateways, r.Links, r.AnnounceMS, r.FullMeshMS, r.JoinMS, r.DropWorkersMS, r.DropRegistersMS,
+		fmt.Fprintf(tw, "%d\t%d\t%.0f\t%.0f\t%.0f\t%.0f\t%.0f/%.0f\t%.2f/%.2f\t%d\t%.1f\t%.1f\t%.1f\t%.0f\t%.1f\t%.1f\t%.1f\t%.1f\t\n",
+			r.Gateways, r.Links, r.AnnounceMS, r.FullMeshMS, r.ColdMeshMS, r.JoinMS, r.DropWorkersMS, r.DropRegistersMS,
 			r.SendP50MS, r.SendP99MS, r.SendLoss, r.GatewayKBPerLink, r.GatewayGorPerLink,
 			r.WorkerRSSMB, r.WorkerGoroutines, r.RegisterRSSMB, r.RegisterCPUPct, r.RegisterIOKBps, r.GossipUDPPerSec)
 	}
