@@ -152,9 +152,24 @@ start_gatewayworker() {
   done
   for i in $(seq 0 $((gateways - 1))); do wait_port "127.0.0.1:$((port + 20 + i))"; done
   for i in $(seq 0 $((workers - 1))); do
-    start "worker$i" "$bin/gwbench" worker --register "127.0.0.1:$port" --name "w$i"
+    start "worker$i" "$bin/gwbench" worker --register "127.0.0.1:$port" --name "w$i" \
+      --admin "127.0.0.1:$((port + 100 + i))"
   done
   wait_linked
+}
+# save_metrics SCENARIO: every gateway's and worker's /metrics, for a look
+# at drops, slow-consumer closes and queue sizes after the run.
+save_metrics() {
+  local i
+  for i in $(seq 0 $((gateways - 1))); do
+    curl -sf "http://127.0.0.1:$((port + 60 + i))/metrics" >"$out/log/$1__gateway$i.metrics" 2>/dev/null || true
+  done
+  for i in $(seq 0 $((workers - 1))); do
+    curl -sf "http://127.0.0.1:$((port + 100 + i))/metrics" >"$out/log/$1__worker$i.metrics" 2>/dev/null || true
+  done
+  if cat "$out"/log/"$1"__gateway*.metrics 2>/dev/null | grep -E '^gatewayworker_gateway_(events_dropped_total|slow_consumer_closes_total)' | grep -qv ' 0$'; then
+    echo "== $1: a gateway dropped events or closed slow clients, see $out/log/$1__gateway*.metrics" >&2
+  fi
 }
 start_floor() {
   local i
@@ -202,6 +217,7 @@ for sc in $scenarios; do
       tail -5 "$out/${sc}__${s}.txt" >&2
     fi
     sed 's/^/   /' "$out/${sc}__${s}.txt" >&2
+    if [[ $s == gatewayworker ]]; then save_metrics "$sc"; fi
     stop_all
   done
 done

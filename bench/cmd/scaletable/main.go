@@ -194,9 +194,11 @@ func run(dir string, w io.Writer) error {
 	loss := func(r *report) float64 { return float64(r.Loss) }
 	errs := func(r *report) float64 { return float64(r.ConnectErrors) }
 	lost := func(r *report) float64 { return float64(r.Disconnects) }
-	c := get("broadcast", "gatewayworker", conns)
-	if c == nil {
-		c = get("idle", "gatewayworker", conns)
+	var c num
+	for _, sc := range []string{"broadcast", "idle", "groups"} {
+		if c = get(sc, "gatewayworker", conns); c != nil {
+			break
+		}
 	}
 	out := map[string]any{
 		"conns":                            c,
