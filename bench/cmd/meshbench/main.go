@@ -19,8 +19,9 @@
 //     between sizes, computed by the reader), and of the registers;
 //   - register CPU and gossip traffic over a quiet window of full mesh:
 //     UDP datagrams of the network namespace (/proc/net/snmp; only
-//     memberlist uses UDP here) and the registers' I/O bytes (/proc/PID/io:
-//     gossip and gRPC together).
+//     memberlist uses UDP here), the registers' I/O bytes (/proc/PID/io:
+//     gossip and gRPC together) and all loopback bytes (/proc/net/dev: the
+//     whole cluster's control traffic, no client being connected).
 //
 // Every process listens on 127.0.0.1. It prints a table and, as its last
 // line, one JSON object with the figures of every size.
@@ -156,8 +157,12 @@ type result struct {
 	RegisterCPUPct     float64 `json:"register_cpu_pct"` // all registers, quiet window
 	RegisterIOKBps     float64 `json:"register_io_kb_per_s"`
 	GossipUDPPerSec    float64 `json:"gossip_udp_datagrams_per_s"`
-	LoadAvg            string  `json:"loadavg"`
-	Error              string  `json:"error,omitempty"`
+	// LoopbackKBps is all loopback traffic in the quiet window: with --netns
+	// the whole cluster's control traffic (gossip, leases, watches, link
+	// keepalives), no client being connected.
+	LoopbackKBps float64 `json:"loopback_kb_per_s"`
+	LoadAvg      string  `json:"loadavg"`
+	Error        string  `json:"error,omitempty"`
 }
 
 // proc is one started process.
@@ -326,6 +331,27 @@ func procStat(pid int) (cpu, rssMB, ioBytes float64) {
 		}
 	}
 	return cpu, rssMB, ioBytes
+}
+
+// loopbackBytes returns the bytes received on lo (/proc/net/dev): in a
+// namespace of its own, all the cluster's traffic.
+func loopbackBytes() float64 {
+	b, err := os.ReadFile("/proc/net/dev")
+	if err != nil {
+		return 0
+	}
+	for line := range strings.Lines(string(b)) {
+		name, rest, ok := strings.Cut(line, ":")
+		if !ok || strings.TrimSpace(name) != "lo" {
+			continue
+		}
+		f := strings.Fields(rest)
+		if len(f) > 0 {
+			v, _ := strconv.ParseFloat(f[0], 64)
+			return v
+		}
+	}
+	return 0
 }
 
 // udpDatagrams returns InDatagrams+OutDatagrams of /proc/net/snmp.
@@ -564,7 +590,7 @@ func runSize(ctx context.Context, o *options, g int) (*result, error) {
 		cu, _, ib := procStat(p.cmd.Process.Pid)
 		cpu0, io0 = cpu0+cu, io0+ib
 	}
-	udp0, q0 := udpDatagrams(), time.Now()
+	udp0, lo0, q0 := udpDatagrams(), loopbackBytes(), time.Now()
 	select {
 	case <-ctx.Done():
 		return r, ctx.Err()
@@ -579,6 +605,7 @@ func runSize(ctx context.Context, o *options, g int) (*result, error) {
 	r.RegisterCPUPct = 100 * (cpu1 - cpu0) / secs
 	r.RegisterIOKBps = (io1 - io0) / 1024 / secs
 	r.GossipUDPPerSec = (udpDatagrams() - udp0) / secs
+	r.LoopbackKBps = (loopbackBytes() - lo0) / 1024 / secs
 	r.LoadAvg = loadavg()
 
 	// SendToAll across every gateway.
@@ -693,12 +720,12 @@ func lastLines(b []byte, n int) string {
 
 func printTable(w io.Writer, rs []*result) {
 	tw := tabwriter.NewWriter(w, 0, 0, 2, ' ', tabwriter.AlignRight)
-	fmt.Fprintln(tw, "gateways\tlinks\tannounce ms\tfull mesh ms\tcold ms\tjoin ms\tdrop ms (workers/registers)\tSendToAll p50/p99 ms\tloss\tgw KB/link\tgw gor/link\tworker MB\tworker gor\tregister MB\tregister cpu %\tregister I/O KB/s\tgossip dgram/s\t")
+	fmt.Fprintln(tw, "gateways\tlinks\tannounce ms\tfull mesh ms\tcold ms\tjoin ms\tdrop ms (workers/registers)\tSendToAll p50/p99 ms\tloss\tgw KB/link\tgw gor/link\tworker MB\tworker gor\tregister MB\tregister cpu %\tregister I/O KB/s\tgossip dgram/s\tlo KB/s\t")
 	for _, r := range rs {
-		fmt.Fprintf(tw, "%d\t%d\t%.0f\t%.0f\t%.0f\t%.0f\t%.0f/%.0f\t%.2f/%.2f\t%d\t%.1f\t%.1f\t%.1f\t%.0f\t%.1f\t%.1f\t%.1f\t%.1f\t\n",
+		fmt.Fprintf(tw, "%d\t%d\t%.0f\t%.0f\t%.0f\t%.0f\t%.0f/%.0f\t%.2f/%.2f\t%d\t%.1f\t%.1f\t%.1f\t%.0f\t%.1f\t%.1f\t%.1f\t%.1f\t%.1f\t\n",
 			r.Gateways, r.Links, r.AnnounceMS, r.FullMeshMS, r.ColdMeshMS, r.JoinMS, r.DropWorkersMS, r.DropRegistersMS,
 			r.SendP50MS, r.SendP99MS, r.SendLoss, r.GatewayKBPerLink, r.GatewayGorPerLink,
-			r.WorkerRSSMB, r.WorkerGoroutines, r.RegisterRSSMB, r.RegisterCPUPct, r.RegisterIOKBps, r.GossipUDPPerSec)
+			r.WorkerRSSMB, r.WorkerGoroutines, r.RegisterRSSMB, r.RegisterCPUPct, r.RegisterIOKBps, r.GossipUDPPerSec, r.LoopbackKBps)
 	}
 	_ = tw.Flush()
 	if kb, gor, ok := workerSlope(rs); ok {
