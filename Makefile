@@ -10,7 +10,7 @@ PROTOC_GEN_GO_GRPC_VERSION ?= v1.5.1
 STATICCHECK_VERSION        ?= v0.8.2
 FUZZTIME  ?= 20s
 
-.PHONY: all build test race integ lint vet staticcheck fmt-check tidy-check proto proto-check bench bench-compare bench-scale bench-scale-curve bench-mesh cover run fuzz clean
+.PHONY: all build test race integ lint vet staticcheck fmt-check tidy-check proto proto-check bench bench-compare cover run fuzz clean
 
 all: build test
 
@@ -68,6 +68,8 @@ bench: ## Go micro-benchmarks of the hot paths
 # flags to bench/compare.sh (--servers, --scenarios, --out).
 bench-compare: ## load runs of ours and the peers side by side, one table with ratios (see docs/benchmarks.md)
 	bash bench/compare.sh $(if $(FULL),--full,--quick) --repeat $(or $(REPEAT),1) $(COMPARE_FLAGS)
+
+.PHONY: bench-scale bench-scale-curve bench-mesh
 
 # make bench-scale: 95,000 clients over five gateway processes (register, two
 # workers) and over five floor processes, same clients and rates (~15 min on
