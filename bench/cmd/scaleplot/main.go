@@ -207,7 +207,7 @@ func writePNG(path string, pts []point) error {
 	draw.Draw(img, img.Bounds(), image.NewUniform(color.White), image.Point{}, draw.Src)
 	text(img, 20, 24, black, fmt.Sprintf("gatewayworker (register + %.0f gateways + workers) vs %.0f floor processes, same clients and rates, one 2-core box", maxGW, maxGW))
 	panelW := W / 3
-	plot(img, image.Rect(0, 40, panelW, H), fmt.Sprintf("broadcast: server CPU us per delivery (%.0f gateways)", maxGW), "connections (log)", true, []series{
+	plot(img, image.Rect(0, 40, panelW, H), fmt.Sprintf("server CPU us per delivery (%.0f gateways)", maxGW), "connections (log)", true, []series{
 		mk("gatewayworker", blue, atMax, conns, func(p point) *float64 { return p.CPU }),
 		mk("floor", grey, atMax, conns, func(p point) *float64 { return p.FloorCPU }),
 		mk("gatewayworker, groups", green, atMax, conns, func(p point) *float64 { return p.GroupsCPU }),
@@ -217,9 +217,11 @@ func writePNG(path string, pts []point) error {
 		mk("gatewayworker", blue, atMax, conns, func(p point) *float64 { return p.KB }),
 		mk("floor", grey, atMax, conns, func(p point) *float64 { return p.FloorKB }),
 	})
-	plot(img, image.Rect(2*panelW, 40, W, H), fmt.Sprintf("broadcast: CPU us per delivery at %.0f connections", gwConns), "gateway (floor) processes", false, []series{
+	plot(img, image.Rect(2*panelW, 40, W, H), fmt.Sprintf("CPU us per delivery at %.0f connections", gwConns), "gateway (floor) processes", false, []series{
 		mk("gatewayworker", blue, atConns, gws, func(p point) *float64 { return p.CPU }),
 		mk("floor", grey, atConns, gws, func(p point) *float64 { return p.FloorCPU }),
+		mk("gatewayworker, groups", green, atConns, gws, func(p point) *float64 { return p.GroupsCPU }),
+		mk("floor, groups", lightGreen, atConns, gws, func(p point) *float64 { return p.FloorGrpCPU }),
 	})
 	out, err := os.Create(path)
 	if err != nil {
@@ -303,7 +305,7 @@ func fmtTick(v float64) string {
 func plot(img *image.RGBA, r image.Rectangle, title, xlabel string, xlog bool, ss []series) {
 	text(img, r.Min.X+20, r.Min.Y+18, black, title)
 	left, right := r.Min.X+60, r.Max.X-25
-	top, bottom := r.Min.Y+40, r.Max.Y-70
+	top, bottom := r.Min.Y+40, r.Max.Y-80
 	var xmin, xmax, ymax = math.Inf(1), math.Inf(-1), 0.0
 	for _, s := range ss {
 		for i := range s.xs {
@@ -354,6 +356,7 @@ func plot(img *image.RGBA, r image.Rectangle, title, xlabel string, xlog bool, s
 	vline(img, left, top, bottom, black)
 	text(img, (left+right)/2-textWidth(xlabel)/2, bottom+34, black, xlabel)
 
+	lx, ly := left, bottom+50
 	for k, s := range ss {
 		for i := range s.xs {
 			x, y := px(s.xs[i]), py(s.ys[i])
@@ -365,14 +368,23 @@ func plot(img *image.RGBA, r image.Rectangle, title, xlabel string, xlog bool, s
 					img.Set(x+dx, y+dy, s.col)
 				}
 			}
+			// Labels of even series above their point, odd ones below.
 			l := fmtTick(math.Round(s.ys[i]*100) / 100)
-			text(img, x+6, y-6-12*(k%2), s.col, l)
+			ty := y - 7
+			if k%2 == 1 {
+				ty = y + 17
+			}
+			text(img, x+6, ty, s.col, l)
 		}
-		// legend
-		lx := left + 10 + k*((right-left)/len(ss))
+		// Legend: entries in a row, wrapping.
+		w := 22 + textWidth(s.name) + 18
+		if lx+w > right && lx > left {
+			lx, ly = left, ly+16
+		}
 		for dy := -3; dy <= 3; dy++ {
-			hline(img, lx, lx+16, bottom+50+dy, s.col)
+			hline(img, lx, lx+16, ly+dy, s.col)
 		}
-		text(img, lx+22, bottom+55, s.col, s.name)
+		text(img, lx+22, ly+5, s.col, s.name)
+		lx += w
 	}
 }
