@@ -90,4 +90,14 @@ func TestOutput(t *testing.T) {
 			t.Errorf("summary %q lacks %q", b.String(), want)
 		}
 	}
+	b.Reset()
+	printSummary(&b, &loadgen.Report{Proto: "ws", Mode: "rate", Conns: 10, ConnsAsked: 10, Senders: 2, Rate: 1,
+		URLs: []string{"ws://a/", "ws://b/"}, Independent: true, Groups: 4,
+		Servers:      []loadgen.ServerReport{{PID: 1, CPUSeconds: 1}, {PID: 2, CPUSeconds: 2}},
+		ServersTotal: &loadgen.ServerReport{CPUSeconds: 3, RSSPerConnKB: 1.25}})
+	for _, want := range []string{"2 URLs (independent)", "4 groups", "all 2 pids: cpu 3.00s", "1.25 KB/conn"} {
+		if !strings.Contains(b.String(), want) {
+			t.Errorf("summary %q lacks %q", b.String(), want)
+		}
+	}
 }

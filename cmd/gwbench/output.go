@@ -41,6 +41,15 @@ func printSummary(w io.Writer, r *loadgen.Report) {
 	if r.Rate > 0 {
 		fmt.Fprintf(w, " at %g msg/s", r.Rate)
 	}
+	if len(r.URLs) > 1 {
+		fmt.Fprintf(w, ", %d URLs", len(r.URLs))
+		if r.Independent {
+			fmt.Fprint(w, " (independent)")
+		}
+	}
+	if r.Groups > 0 {
+		fmt.Fprintf(w, ", %d groups", r.Groups)
+	}
 	fmt.Fprintf(w, ", %d B, window %gs after %gs warmup\n", r.Size, r.Duration, r.Warmup)
 	if r.ConnectErrors > 0 || r.Disconnects > 0 {
 		fmt.Fprintf(w, "  connect errors %d, disconnects %d %s\n", r.ConnectErrors, r.Disconnects, r.ConnectError)
