@@ -101,3 +101,22 @@ func TestOutput(t *testing.T) {
 		}
 	}
 }
+
+func TestParseScaleFlags(t *testing.T) {
+	o, err := parseRunFlags(strings.Fields("--url ws://127.0.0.1:1/,ws://127.0.0.1:2/ --conns 40 --senders 4 --rate 1 --groups 4 --independent --aligned"), &bytes.Buffer{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	w := o.cfg.Worker
+	if len(w.URLs) != 2 || w.URLs[1] != "ws://127.0.0.1:2/" || w.Groups != 4 || !w.Independent || !w.Aligned {
+		t.Fatalf("worker config %+v", w)
+	}
+	o, err = parseRunFlags([]string{"--url", "ws://127.0.0.1:1/"}, &bytes.Buffer{})
+	if err != nil || o.cfg.Worker.URL != "ws://127.0.0.1:1/" || o.cfg.Worker.URLs != nil {
+		t.Fatalf("one URL: %+v %v", o.cfg.Worker, err)
+	}
+	var errOut bytes.Buffer
+	if code := run(strings.Fields("run --url ws://127.0.0.1:1/,ws://127.0.0.1:2/ --conns 9 --senders 1 --rate 1 --groups 3 --independent"), nil, &bytes.Buffer{}, &errOut); code != 2 {
+		t.Fatalf("3 groups over 2 independent URLs: exit %d, %s", code, errOut.String())
+	}
+}
