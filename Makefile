@@ -72,7 +72,7 @@ bench-compare: ## load runs of ours and the peers side by side, one table with r
 .PHONY: bench-scale bench-scale-curve bench-mesh
 
 # make bench-scale: 95,000 clients over five gateway processes (register, two
-# workers) and over five floor processes, same clients and rates (~15 min on
+# workers) and over five floor processes, same clients and rates (about 4 min on
 # 2 cores); SCALE_FLAGS passes flags to bench/scale.sh (--conns 5000
 # --duration 10s for a quick look). The last line is one JSON object.
 bench-scale: ## the scale benchmark on one box, side by side with the floor (see docs/benchmarks.md)
