@@ -78,6 +78,25 @@ bench: ## Go micro-benchmarks of the hot paths
 bench-compare: ## load runs of ours and the peers side by side, one table with ratios (see docs/benchmarks.md)
 	bash bench/compare.sh $(if $(FULL),--full,--quick) --repeat $(or $(REPEAT),1) $(COMPARE_FLAGS)
 
+.PHONY: bench-scale bench-scale-curve bench-mesh
+
+# make bench-scale: 95,000 clients over five gateway processes (register, two
+# workers) and over five floor processes, same clients and rates (about 4 min on
+# 2 cores); SCALE_FLAGS passes flags to bench/scale.sh (--conns 5000
+# --duration 10s for a quick look). The last line is one JSON object.
+bench-scale: ## the scale benchmark on one box, side by side with the floor (see docs/benchmarks.md)
+	bash bench/scale.sh $(SCALE_FLAGS)
+
+# make bench-scale-curve: bench-scale at several sizes and gateway counts
+# (CURVE_CONNS, CURVE_GATEWAYS), then the table and plot of docs/benchmarks.md.
+bench-scale-curve: ## cost curves: bench-scale at 1k..95k connections and 1, 2, 5 gateways
+	bash bench/curve.sh $(CURVE_FLAGS)
+
+# make bench-mesh: 64 gateways, 16 workers, 3 registers on one box, and the
+# same at 4 and 16 gateways (MESH_FLAGS passes flags to bench/mesh.sh).
+bench-mesh: ## the mesh simulation: link times, SendToAll latency, per-link cost (see docs/benchmarks.md)
+	bash bench/mesh.sh $(MESH_FLAGS)
+
 fuzz: ## each fuzz target for FUZZTIME
 	bash scripts/fuzz.sh $(FUZZTIME)
 

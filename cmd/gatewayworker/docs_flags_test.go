@@ -70,7 +70,7 @@ func TestDocsCommandFlags(t *testing.T) {
 		gwSubs = append(gwSubs, name)
 	}
 	sort.Strings(gwSubs)
-	subs := map[string][]string{"gatewayworker": gwSubs, "gwbench": {"run", "child"}}
+	subs := map[string][]string{"gatewayworker": gwSubs, "gwbench": {"run", "child", "worker"}}
 
 	var (
 		cmds      []docCommand
@@ -218,7 +218,7 @@ func checkProseFlags(t *testing.T, root string, helps map[string]map[string]bool
 
 // builtHelps builds gwbench and the examples named in progs into a temporary
 // directory with one go build and returns each one's -h output (for gwbench
-// that of "gwbench run -h" and "gwbench child -h").
+// that of "gwbench run -h", "gwbench child -h" and "gwbench worker -h").
 func builtHelps(t *testing.T, root string, progs []string) map[string]string {
 	t.Helper()
 	goTool, err := exec.LookPath("go")
@@ -249,6 +249,7 @@ func builtHelps(t *testing.T, root string, progs []string) map[string]string {
 		if p == "gwbench" {
 			out["gwbench run"] = help("gwbench", "run", "-h")
 			out["gwbench child"] = ""
+			out["gwbench worker"] = help("gwbench", "worker", "-h")
 			continue
 		}
 		out[p] = help(path.Base(p), "-h")

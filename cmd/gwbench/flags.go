@@ -28,14 +28,18 @@ func parseRunFlags(args []string, stderr io.Writer) (*options, error) {
 	var (
 		o                options
 		proto, src, pids string
+		urls             string
 		w                = &o.cfg.Worker
 	)
-	fs.StringVar(&w.URL, "url", "ws://127.0.0.1:7272/", "server WebSocket URL")
+	fs.StringVar(&urls, "url", "ws://127.0.0.1:7272/", "server WebSocket URL, or a comma-separated list (connections spread over them)")
+	fs.IntVar(&w.Groups, "groups", 0, "put each connection in one of N groups (URL query ?group=<n>); a message reaches its sender's group")
+	fs.BoolVar(&w.Independent, "independent", false, "the --url servers are separate (a message reaches its sender's server only)")
 	fs.StringVar(&proto, "proto", string(loadgen.DefaultProto), "client protocol: ws (one text frame per message) or centrifuge")
 	fs.StringVar(&w.Channel, "channel", loadgen.DefaultChannel, "centrifuge channel")
 	fs.IntVar(&w.Conns, "conns", 1000, "connections")
 	fs.IntVar(&w.Senders, "senders", 1, "sending connections (among --conns)")
 	fs.Float64Var(&w.Rate, "rate", 0, "messages per second per sender")
+	fs.BoolVar(&w.Aligned, "aligned", false, "rate-mode senders send at the same instants (default: spread over one interval)")
 	fs.BoolVar(&w.ClosedLoop, "closed-loop", false, "each sender sends its next message when its previous one came back")
 	fs.BoolVar(&o.cfg.Idle, "idle", false, "hold the connections without sending (RSS per connection)")
 	fs.IntVar(&w.Size, "size", loadgen.DefaultSize, "payload bytes (at least 32)")
@@ -59,6 +63,14 @@ func parseRunFlags(args []string, stderr io.Writer) (*options, error) {
 		return nil, fmt.Errorf("unexpected arguments %q", fs.Args())
 	}
 	w.Proto = loadgen.Proto(proto)
+	for u := range strings.SplitSeq(urls, ",") {
+		if u = strings.TrimSpace(u); u != "" {
+			w.URLs = append(w.URLs, u)
+		}
+	}
+	if len(w.URLs) == 1 {
+		w.URL, w.URLs = w.URLs[0], nil
+	}
 	if o.cfg.Idle {
 		w.Senders = 0
 	}

@@ -9,6 +9,11 @@
 //	    --duration 10s --warmup 2s --pids 1234 --json out.json
 //	gwbench run --url ws://127.0.0.1:7272/ --conns 10000 --idle --duration 5s --pids 1234
 //
+// `gwbench worker --register ADDR` is the business worker of the scale
+// benchmarks (bench/scale.sh): the chat example without its timed broadcast
+// (each message to every client), and a client whose URL has ?group=N joins
+// group N and sends to it only.
+//
 // Run `gwbench run -h` for every flag. `gwbench child` is the entry point
 // of the child processes that hold a share of the connections past ~19k; it
 // is not meant to be called by hand.
@@ -38,6 +43,8 @@ func run(args []string, stdin io.Reader, stdout, stderr io.Writer) int {
 	switch args[0] {
 	case "run":
 		return runBench(ctx, args[1:], stdout, stderr)
+	case "worker":
+		return runWorker(ctx, args[1:], stderr)
 	case "child":
 		log := slog.New(slog.NewTextHandler(stderr, &slog.HandlerOptions{Level: slog.LevelWarn}))
 		if err := serveChild(ctx, stdin, stdout, log); err != nil {
@@ -46,7 +53,7 @@ func run(args []string, stdin io.Reader, stdout, stderr io.Writer) int {
 		}
 		return 0
 	default:
-		fmt.Fprintf(stderr, "gwbench: unknown command %q (want run)\n", args[0])
+		fmt.Fprintf(stderr, "gwbench: unknown command %q (want run or worker)\n", args[0])
 		return 2
 	}
 }

@@ -90,4 +90,33 @@ func TestOutput(t *testing.T) {
 			t.Errorf("summary %q lacks %q", b.String(), want)
 		}
 	}
+	b.Reset()
+	printSummary(&b, &loadgen.Report{Proto: "ws", Mode: "rate", Conns: 10, ConnsAsked: 10, Senders: 2, Rate: 1,
+		URLs: []string{"ws://a/", "ws://b/"}, Independent: true, Groups: 4,
+		Servers:      []loadgen.ServerReport{{PID: 1, CPUSeconds: 1}, {PID: 2, CPUSeconds: 2}},
+		ServersTotal: &loadgen.ServerReport{CPUSeconds: 3, RSSPerConnKB: 1.25}})
+	for _, want := range []string{"2 URLs (independent)", "4 groups", "all 2 pids: cpu 3.00s", "1.25 KB/conn"} {
+		if !strings.Contains(b.String(), want) {
+			t.Errorf("summary %q lacks %q", b.String(), want)
+		}
+	}
+}
+
+func TestParseScaleFlags(t *testing.T) {
+	o, err := parseRunFlags(strings.Fields("--url ws://127.0.0.1:1/,ws://127.0.0.1:2/ --conns 40 --senders 4 --rate 1 --groups 4 --independent --aligned"), &bytes.Buffer{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	w := o.cfg.Worker
+	if len(w.URLs) != 2 || w.URLs[1] != "ws://127.0.0.1:2/" || w.Groups != 4 || !w.Independent || !w.Aligned {
+		t.Fatalf("worker config %+v", w)
+	}
+	o, err = parseRunFlags([]string{"--url", "ws://127.0.0.1:1/"}, &bytes.Buffer{})
+	if err != nil || o.cfg.Worker.URL != "ws://127.0.0.1:1/" || o.cfg.Worker.URLs != nil {
+		t.Fatalf("one URL: %+v %v", o.cfg.Worker, err)
+	}
+	var errOut bytes.Buffer
+	if code := run(strings.Fields("run --url ws://127.0.0.1:1/,ws://127.0.0.1:2/ --conns 9 --senders 1 --rate 1 --groups 3 --independent"), nil, &bytes.Buffer{}, &errOut); code != 2 {
+		t.Fatalf("3 groups over 2 independent URLs: exit %d, %s", code, errOut.String())
+	}
 }

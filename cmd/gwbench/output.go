@@ -41,6 +41,15 @@ func printSummary(w io.Writer, r *loadgen.Report) {
 	if r.Rate > 0 {
 		fmt.Fprintf(w, " at %g msg/s", r.Rate)
 	}
+	if len(r.URLs) > 1 {
+		fmt.Fprintf(w, ", %d URLs", len(r.URLs))
+		if r.Independent {
+			fmt.Fprint(w, " (independent)")
+		}
+	}
+	if r.Groups > 0 {
+		fmt.Fprintf(w, ", %d groups", r.Groups)
+	}
 	fmt.Fprintf(w, ", %d B, window %gs after %gs warmup\n", r.Size, r.Duration, r.Warmup)
 	if r.ConnectErrors > 0 || r.Disconnects > 0 {
 		fmt.Fprintf(w, "  connect errors %d, disconnects %d %s\n", r.ConnectErrors, r.Disconnects, r.ConnectError)
@@ -59,5 +68,9 @@ func printSummary(w io.Writer, r *loadgen.Report) {
 			fmt.Fprintf(w, " (error: %s)", s.Error)
 		}
 		fmt.Fprintln(w)
+	}
+	if t := r.ServersTotal; t != nil && len(r.Servers) > 1 {
+		fmt.Fprintf(w, "  all %d pids: cpu %.2fs (%.0f%%), %.3f µs/delivery, rss %.1f -> %.1f -> %.1f MB, %.2f KB/conn\n",
+			len(r.Servers), t.CPUSeconds, t.CPUPercent, t.CPUMicrosPerDelivery, t.RSSBeforeMB, t.RSSStartMB, t.RSSEndMB, t.RSSPerConnKB)
 	}
 }

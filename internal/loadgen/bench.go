@@ -45,6 +45,9 @@ func New(cfg Config) (*Bench, error) {
 	if cfg.ProgressInterval <= 0 {
 		cfg.ProgressInterval = DefaultProgressInterval
 	}
+	if cfg.Worker.URL == "" && len(cfg.Worker.URLs) > 0 {
+		cfg.Worker.URL = cfg.Worker.URLs[0]
+	}
 	setDefault(&cfg.ConnsPerProc, DefaultConnsPerProc)
 	switch {
 	case cfg.Duration < 0, cfg.Warmup < 0, cfg.Procs < 0:
@@ -264,6 +267,12 @@ func (b *Bench) report(total Stats, before, start, end sampled) *Report {
 			}
 		}
 		r.Servers = append(r.Servers, serverReport(before.s[pid], start.s[pid], end.s[pid], r.Conns, r.Deliveries, errText))
+	}
+	r.ServersTotal = totalServers(r.Servers, r.Conns, r.Deliveries, secs)
+	if len(b.cfg.Worker.URLs) > 1 || b.cfg.Worker.Groups > 0 {
+		r.URLs = b.cfg.Worker.URLs
+		r.Groups = b.cfg.Worker.Groups
+		r.Independent = b.cfg.Worker.Independent
 	}
 	return r
 }

@@ -38,6 +38,8 @@ const (
 	DefaultConnsPerProc      = 19000
 	DefaultDuration          = 10 * time.Second
 	DefaultProgressInterval  = time.Second
+	// GroupParam is the URL query parameter naming a connection's group.
+	GroupParam = "group"
 )
 
 // DefaultSource is the source address used when none is given.
@@ -46,8 +48,23 @@ var DefaultSource = netip.MustParseAddr("127.0.0.1")
 // WorkerConfig configures the connections of one process. Zero fields take
 // the Default values above.
 type WorkerConfig struct {
-	// URL is the server's ws:// URL. Required.
+	// URL is the server's ws:// URL. Required unless URLs is set.
 	URL string `json:"url"`
+	// URLs, when set, are several servers (gateways of one cluster, or
+	// independent servers with Independent): connections are spread over
+	// them (see Layout). URL then defaults to URLs[0].
+	URLs []string `json:"urls,omitempty"`
+	// Groups, when positive, puts every connection in one of Groups groups
+	// (the query parameter GroupParam=<n> of its URL, which the server joins
+	// it to) and expects each message to reach the connections of its
+	// sender's group only. The first Groups senders are one per group.
+	Groups int `json:"groups,omitempty"`
+	// Independent says the URLs are separate servers that do not forward
+	// to each other: a message reaches the connections of its sender's URL
+	// only (with Groups, a group stays on one URL, so Groups must be a
+	// multiple of len(URLs)). Otherwise the URLs are one cluster and a
+	// group spreads over all of them.
+	Independent bool `json:"independent,omitempty"`
 	// Proto is the client protocol; "" means DefaultProto.
 	Proto Proto `json:"proto"`
 	// Channel is the centrifuge channel; "" means DefaultChannel.
@@ -67,6 +84,11 @@ type WorkerConfig struct {
 	TotalSenders int `json:"total_senders"`
 	// Rate is messages per second per sender; exclusive with ClosedLoop.
 	Rate float64 `json:"rate,omitempty"`
+	// Aligned makes rate-mode senders send at the same instants instead of
+	// spread evenly over one interval: N independent servers with one
+	// sender each then fan out at the same time, like one cluster's
+	// SendToAll.
+	Aligned bool `json:"aligned,omitempty"`
 	// ClosedLoop makes each sender send its next message once its previous
 	// one came back to it (or ClosedLoopTimeout passed, counted as a stall).
 	ClosedLoop bool `json:"closed_loop,omitempty"`
@@ -106,12 +128,26 @@ type WorkerConfig struct {
 }
 
 func (c *WorkerConfig) setDefaults() error {
+	if c.URL == "" && len(c.URLs) > 0 {
+		c.URL = c.URLs[0]
+	}
 	if c.URL == "" {
 		return fmt.Errorf("%w: URL is required", ErrInvalidConfig)
 	}
-	u, err := url.Parse(c.URL)
-	if err != nil || u.Scheme != "ws" {
-		return fmt.Errorf("%w: URL %q is not a ws:// URL", ErrInvalidConfig, c.URL)
+	if len(c.URLs) == 0 {
+		c.URLs = []string{c.URL}
+	}
+	for _, s := range c.URLs {
+		u, err := url.Parse(s)
+		if err != nil || u.Scheme != "ws" {
+			return fmt.Errorf("%w: URL %q is not a ws:// URL", ErrInvalidConfig, s)
+		}
+	}
+	switch {
+	case c.Groups < 0:
+		return fmt.Errorf("%w: negative groups", ErrInvalidConfig)
+	case c.Groups > 0 && c.Independent && c.Groups%len(c.URLs) != 0:
+		return fmt.Errorf("%w: %d groups over %d independent URLs: want a multiple", ErrInvalidConfig, c.Groups, len(c.URLs))
 	}
 	if c.Proto == "" {
 		c.Proto = DefaultProto

@@ -26,6 +26,8 @@ type client struct {
 	nc     net.Conn
 	fr     *frameReader
 	sender int // run-wide sender id, or noSender
+	scope  int // see layout.go
+	gone   atomic.Bool
 
 	wmu  sync.Mutex
 	wbuf []byte // frame being written (under wmu)
@@ -33,9 +35,10 @@ type client struct {
 	mask [4]byte
 	cmds uint64 // centrifuge command id (under wmu)
 
-	next []uint32 // per sender: next expected sequence (read loop only)
-	rec  atomic.Pointer[Recorder]
-	echo chan uint32 // closed loop: sequences of this sender's own messages
+	next    []uint32          // per sender: next expected sequence (read loop only)
+	nextMap map[uint32]uint32 // instead of next when there are many senders
+	rec     atomic.Pointer[Recorder]
+	echo    chan uint32 // closed loop: sequences of this sender's own messages
 
 	received  atomic.Uint64 // every workload message read
 	delivered atomic.Uint64 // unique messages sent inside the measured window
@@ -46,9 +49,9 @@ type client struct {
 	pad []byte // PadJSON padding (senders only)
 }
 
-// dial opens the connection from source address src and runs the protocol
-// handshake; the read loop is not started.
-func dial(ctx context.Context, w *Worker, src net.IP, sender int) (*client, error) {
+// dial opens the connection to target from source address src and runs the
+// protocol handshake; the read loop is not started.
+func dial(ctx context.Context, w *Worker, target string, src net.IP, sender, scope int) (*client, error) {
 	d := ws.Dialer{
 		Timeout: w.cfg.DialTimeout,
 		NetDial: func(ctx context.Context, network, addr string) (net.Conn, error) {
@@ -61,9 +64,9 @@ func dial(ctx context.Context, w *Worker, src net.IP, sender int) (*client, erro
 	if w.cfg.Compression {
 		d.Extensions = deflateOffer()
 	}
-	nc, br, hs, err := d.Dial(ctx, w.cfg.URL)
+	nc, br, hs, err := d.Dial(ctx, target)
 	if err != nil {
-		return nil, fmt.Errorf("loadgen: dial %s from %s: %w", w.cfg.URL, src, err)
+		return nil, fmt.Errorf("loadgen: dial %s from %s: %w", target, src, err)
 	}
 	if w.cfg.Compression && !deflateAccepted(hs.Extensions) {
 		_ = nc.Close()
@@ -77,6 +80,7 @@ func dial(ctx context.Context, w *Worker, src net.IP, sender int) (*client, erro
 		nc:     nc,
 		fr:     newFrameReader(br, w.cfg.MaxMessageSize),
 		sender: sender,
+		scope:  scope,
 		wbuf:   make([]byte, 0, w.cfg.Size+160),
 		body:   make([]byte, 0, w.cfg.Size+96),
 	}
@@ -167,10 +171,7 @@ func (c *client) deliver(p []byte) {
 	}
 	now := c.w.clock.Now()
 	c.received.Add(1)
-	if c.next == nil {
-		c.next = make([]uint32, c.w.cfg.TotalSenders)
-	}
-	want := c.next[m.Sender]
+	want := c.expectedSeq(m.Sender)
 	if m.Seq < want {
 		c.dups.Add(1)
 		return
@@ -178,7 +179,7 @@ func (c *client) deliver(p []byte) {
 	if m.Seq > want {
 		c.gaps.Add(uint64(m.Seq - want))
 	}
-	c.next[m.Sender] = m.Seq + 1
+	c.setExpectedSeq(m.Sender, m.Seq+1)
 	if m.Sent >= c.w.measureStart.Load() && m.Sent < c.w.measureEnd.Load() {
 		c.delivered.Add(1)
 		rec := c.rec.Load()
@@ -194,6 +195,36 @@ func (c *client) deliver(p []byte) {
 		default:
 		}
 	}
+}
+
+// maxSeqSlice is the largest number of senders tracked with a slice per
+// connection; past it a map holds only the senders a connection hears (with
+// groups, one), to keep 1,000 senders x 95,000 connections affordable.
+const maxSeqSlice = 256
+
+// expectedSeq returns the next sequence expected from sender.
+func (c *client) expectedSeq(sender uint32) uint32 {
+	if c.w.cfg.TotalSenders > maxSeqSlice {
+		return c.nextMap[sender]
+	}
+	if c.next == nil {
+		return 0
+	}
+	return c.next[sender]
+}
+
+func (c *client) setExpectedSeq(sender, seq uint32) {
+	if c.w.cfg.TotalSenders > maxSeqSlice {
+		if c.nextMap == nil {
+			c.nextMap = make(map[uint32]uint32, 1)
+		}
+		c.nextMap[sender] = seq
+		return
+	}
+	if c.next == nil {
+		c.next = make([]uint32, c.w.cfg.TotalSenders)
+	}
+	c.next[sender] = seq
 }
 
 // close closes the socket; the read loop then ends.

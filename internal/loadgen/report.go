@@ -38,6 +38,41 @@ type Report struct {
 
 	Latency LatencyReport  `json:"latency_us"`
 	Servers []ServerReport `json:"servers,omitempty"`
+	// ServersTotal adds up Servers (PID 0): CPU, RSS and the per-delivery
+	// and per-connection figures of all the --pids processes together.
+	ServersTotal *ServerReport `json:"servers_total,omitempty"`
+
+	// URLs, Groups and Independent describe the layout (WorkerConfig).
+	URLs        []string `json:"urls,omitempty"`
+	Groups      int      `json:"groups,omitempty"`
+	Independent bool     `json:"independent,omitempty"`
+}
+
+// totalServers adds up rs; the wall time is the window's (secs).
+func totalServers(rs []ServerReport, conns int, deliveries uint64, secs float64) *ServerReport {
+	if len(rs) == 0 {
+		return nil
+	}
+	t := &ServerReport{}
+	for _, r := range rs {
+		t.CPUSeconds += r.CPUSeconds
+		t.RSSBeforeMB += r.RSSBeforeMB
+		t.RSSStartMB += r.RSSStartMB
+		t.RSSEndMB += r.RSSEndMB
+		if r.Error != "" && t.Error == "" {
+			t.Error = r.Error
+		}
+	}
+	if secs > 0 {
+		t.CPUPercent = 100 * t.CPUSeconds / secs
+	}
+	if deliveries > 0 {
+		t.CPUMicrosPerDelivery = t.CPUSeconds * 1e6 / float64(deliveries)
+	}
+	if conns > 0 {
+		t.RSSPerConnKB = (t.RSSEndMB - t.RSSBeforeMB) * 1024 / float64(conns)
+	}
+	return t
 }
 
 // LatencyReport gives delivery latency quantiles in microseconds.

@@ -6,6 +6,7 @@ import (
 	"errors"
 	"fmt"
 	"net"
+	"net/url"
 	"strings"
 	"sync"
 	"testing"
@@ -27,6 +28,8 @@ type testServer struct {
 	// hook may change the delivery of message n (counted from 0) to the
 	// connection accepted k-th (from 0): drop it, or send it twice.
 	hook func(n, k int) (drop, dup bool)
+	// ignoreGroups broadcasts to every connection whatever its group.
+	ignoreGroups bool
 
 	mu    sync.Mutex
 	conns map[*serverConn]struct{}
@@ -35,9 +38,10 @@ type testServer struct {
 }
 
 type serverConn struct {
-	nc net.Conn
-	k  int
-	mu sync.Mutex // serialises writes
+	nc    net.Conn
+	k     int
+	group string     // the ?group= of its URL, "" if none
+	mu    sync.Mutex // serialises writes
 }
 
 func startTestServer(t *testing.T, configure func(*testServer)) *testServer {
@@ -98,11 +102,18 @@ func (s *testServer) accept() {
 		if err != nil {
 			return
 		}
-		if _, err := ws.Upgrade(nc); err != nil {
+		var group string
+		up := ws.Upgrader{OnRequest: func(uri []byte) error {
+			if u, err := url.ParseRequestURI(string(uri)); err == nil {
+				group = u.Query().Get(GroupParam)
+			}
+			return nil
+		}}
+		if _, err := up.Upgrade(nc); err != nil {
 			_ = nc.Close()
 			continue
 		}
-		c := &serverConn{nc: nc, k: k}
+		c := &serverConn{nc: nc, k: k, group: group}
 		s.mu.Lock()
 		s.conns[c] = struct{}{}
 		s.mu.Unlock()
@@ -131,11 +142,13 @@ func (s *testServer) serve(c *serverConn) {
 			}
 			continue
 		}
-		s.broadcast(data)
+		s.broadcast(c.group, data)
 	}
 }
 
-func (s *testServer) broadcast(frame []byte) {
+// broadcast sends frame to every connection of group (all when group is
+// "" or ignoreGroups).
+func (s *testServer) broadcast(group string, frame []byte) {
 	if s.delay > 0 {
 		time.Sleep(s.delay)
 	}
@@ -144,7 +157,9 @@ func (s *testServer) broadcast(frame []byte) {
 	s.msgs++
 	targets := make([]*serverConn, 0, len(s.conns))
 	for c := range s.conns {
-		targets = append(targets, c)
+		if s.ignoreGroups || c.group == group {
+			targets = append(targets, c)
+		}
 	}
 	s.mu.Unlock()
 	for _, c := range targets {
@@ -207,7 +222,7 @@ func (s *testServer) centrifugeCommands(c *serverConn, data []byte) error {
 			if err := c.write(fmt.Appendf(nil, `{"id":%d,"publish":{}}`, cmd.ID)); err != nil {
 				return err
 			}
-			s.broadcast(fmt.Appendf(nil, `{"push":{"channel":%q,"pub":{"data":%s,"offset":1}}}`, cmd.Publish.Channel, cmd.Publish.Data))
+			s.broadcast(c.group, fmt.Appendf(nil, `{"push":{"channel":%q,"pub":{"data":%s,"offset":1}}}`, cmd.Publish.Channel, cmd.Publish.Data))
 		default:
 			return errors.New("unknown command " + strings.TrimSpace(string(line)))
 		}

@@ -33,6 +33,11 @@ type Stats struct {
 	WireBytes uint64 `json:"wire_bytes"`
 	// Receivers is the number of connections open when the window opened.
 	Receivers uint64 `json:"receivers"`
+	// SentByScope and ReceiversByScope split SentMeasured and Receivers by
+	// scope (layout.go) when the run has more than one; Expected then sums
+	// their products.
+	SentByScope      []uint64 `json:"sent_by_scope,omitempty"`
+	ReceiversByScope []uint64 `json:"receivers_by_scope,omitempty"`
 	// Latency holds the delivery latencies of the measured messages, when
 	// asked for.
 	Latency *Histogram `json:"latency,omitempty"`
@@ -57,6 +62,8 @@ func (s *Stats) Add(o Stats) {
 	s.WireBytes += o.WireBytes
 	s.Stalls += o.Stalls
 	s.Receivers += o.Receivers
+	s.SentByScope = addSlice(s.SentByScope, o.SentByScope)
+	s.ReceiversByScope = addSlice(s.ReceiversByScope, o.ReceiversByScope)
 	if o.Latency != nil {
 		if s.Latency == nil {
 			s.Latency = new(Histogram)
@@ -66,8 +73,30 @@ func (s *Stats) Add(o Stats) {
 }
 
 // Expected is the number of deliveries the run should have made: every
-// measured message to every receiver.
-func (s *Stats) Expected() uint64 { return s.SentMeasured * s.Receivers }
+// measured message to every receiver of its scope.
+func (s *Stats) Expected() uint64 {
+	if len(s.SentByScope) == 0 && len(s.ReceiversByScope) == 0 {
+		return s.SentMeasured * s.Receivers
+	}
+	var n uint64
+	for i, sent := range s.SentByScope {
+		if i < len(s.ReceiversByScope) {
+			n += sent * s.ReceiversByScope[i]
+		}
+	}
+	return n
+}
+
+// addSlice adds b to a element by element, growing a as needed.
+func addSlice(a, b []uint64) []uint64 {
+	if len(b) > len(a) {
+		a = append(a, make([]uint64, len(b)-len(a))...)
+	}
+	for i, v := range b {
+		a[i] += v
+	}
+	return a
+}
 
 // Loss is Expected minus Delivered; negative would mean extra deliveries.
 func (s *Stats) Loss() int64 { return int64(s.Expected()) - int64(s.Delivered) }

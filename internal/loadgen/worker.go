@@ -47,6 +47,10 @@ type Worker struct {
 	sentMeasured  atomic.Uint64
 	stalls        atomic.Uint64
 	receivers     atomic.Int64 // open connections at measure start
+	// Per scope (layout.go): messages sent in the window, and connections
+	// open at measure start (set once, under mu).
+	sentByScope      []atomic.Uint64
+	receiversByScope []uint64
 
 	readers sync.WaitGroup
 	senders sync.WaitGroup
@@ -63,6 +67,7 @@ func NewWorker(cfg WorkerConfig) (*Worker, error) {
 		clock: NewClock(cfg.Epoch),
 		stop:  make(chan struct{}),
 	}
+	w.sentByScope = make([]atomic.Uint64, cfg.scopes())
 	w.measureStart.Store(math.MaxInt64)
 	w.measureEnd.Store(math.MaxInt64)
 	return w, nil
@@ -105,7 +110,8 @@ func (w *Worker) Connect(ctx context.Context) error {
 				if i < w.cfg.Senders {
 					sender = w.cfg.SenderBase + i
 				}
-				c, err := dial(ctx, w, net.IP(src.AsSlice()), sender)
+				target, scope := w.cfg.dialURL(i)
+				c, err := dial(ctx, w, target, net.IP(src.AsSlice()), sender, scope)
 				if err != nil {
 					w.connectErrors.Add(1)
 					w.mu.Lock()
@@ -153,6 +159,7 @@ func (w *Worker) lost(c *client, err error) {
 		return // closing: not a disconnect
 	default:
 	}
+	c.gone.Store(true)
 	w.disconnects.Add(1)
 	if !errors.Is(err, io.EOF) && !errors.Is(err, net.ErrClosed) {
 		w.log.Debug("connection lost", "sender", c.sender, "err", err)
@@ -191,7 +198,7 @@ func (w *Worker) Run(ctx context.Context, win Window) error {
 		}
 		// Spread rate-mode senders evenly over one interval.
 		offset := int64(0)
-		if w.cfg.Rate > 0 {
+		if w.cfg.Rate > 0 && !w.cfg.Aligned {
 			offset = int64(float64(time.Second) / w.cfg.Rate * float64(k) / float64(senders))
 		}
 		k++
@@ -204,11 +211,28 @@ func (w *Worker) Run(ctx context.Context, win Window) error {
 		return err
 	}
 	w.receivers.Store(int64(w.OpenConns()))
+	w.countReceivers()
 	if err := w.sleepUntil(ctx, win.MeasureEnd); err != nil {
 		return err
 	}
 	w.senders.Wait()
 	return w.drain(ctx)
+}
+
+// countReceivers records the connections open per scope at measure start.
+func (w *Worker) countReceivers() {
+	if len(w.sentByScope) <= 1 {
+		return
+	}
+	counts := make([]uint64, len(w.sentByScope))
+	for _, c := range w.snapshotClients() {
+		if !c.gone.Load() {
+			counts[c.scope]++
+		}
+	}
+	w.mu.Lock()
+	w.receiversByScope = counts
+	w.mu.Unlock()
 }
 
 // drain waits until no delivery arrived for cfg.DrainQuiet, at most
@@ -284,6 +308,7 @@ func (w *Worker) sendLoop(ctx context.Context, c *client, win Window, offset int
 		w.sent.Add(1)
 		if now >= win.MeasureStart {
 			w.sentMeasured.Add(1)
+			w.sentByScope[c.scope].Add(1)
 		}
 		var wait time.Duration
 		if w.cfg.ClosedLoop {
@@ -350,6 +375,15 @@ func (w *Worker) Stats(withLatency bool) Stats {
 		SentMeasured:  w.sentMeasured.Load(),
 		Stalls:        w.stalls.Load(),
 		Receivers:     uint64(w.receivers.Load()),
+	}
+	if len(w.sentByScope) > 1 {
+		s.SentByScope = make([]uint64, len(w.sentByScope))
+		for i := range w.sentByScope {
+			s.SentByScope[i] = w.sentByScope[i].Load()
+		}
+		w.mu.Lock()
+		s.ReceiversByScope = append([]uint64(nil), w.receiversByScope...)
+		w.mu.Unlock()
 	}
 	if withLatency {
 		s.Latency = new(Histogram)

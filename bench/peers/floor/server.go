@@ -8,6 +8,7 @@ import (
 	"errors"
 	"fmt"
 	"net/netip"
+	"net/url"
 
 	"golang.org/x/sys/unix"
 )
@@ -22,6 +23,7 @@ const (
 type conn struct {
 	fd       int
 	upgraded bool
+	group    string // the ?group= of the request URI, "" if none
 	in       []byte // bytes read and not yet parsed
 	out      []byte // bytes not yet written (send buffer was full)
 }
@@ -31,6 +33,7 @@ type server struct {
 	stopR     int // read end of the stop pipe, in the epoll set
 	stopW     int
 	conns     map[int]*conn
+	groups    map[string]map[int]*conn // members of each named group
 	buf       []byte
 	frame     []byte // the broadcast frame being built, reused
 }
@@ -57,7 +60,7 @@ func newServer(ap netip.AddrPort) (*server, error) {
 	if err := unix.Pipe2(p[:], unix.O_NONBLOCK|unix.O_CLOEXEC); err != nil {
 		return nil, fmt.Errorf("pipe: %w", err)
 	}
-	s := &server{lfd: lfd, epfd: epfd, stopR: p[0], stopW: p[1], conns: map[int]*conn{}, buf: make([]byte, readBuf)}
+	s := &server{lfd: lfd, epfd: epfd, stopR: p[0], stopW: p[1], conns: map[int]*conn{}, groups: map[string]map[int]*conn{}, buf: make([]byte, readBuf)}
 	for _, fd := range []int{lfd, p[0]} {
 		if err := unix.EpollCtl(epfd, unix.EPOLL_CTL_ADD, fd, &unix.EpollEvent{Events: unix.EPOLLIN, Fd: int32(fd)}); err != nil {
 			return nil, fmt.Errorf("epoll add: %w", err)
@@ -133,6 +136,12 @@ func (s *server) accept() {
 
 func (s *server) drop(c *conn) {
 	delete(s.conns, c.fd)
+	if c.group != "" {
+		delete(s.groups[c.group], c.fd)
+		if len(s.groups[c.group]) == 0 {
+			delete(s.groups, c.group)
+		}
+	}
 	_ = unix.Close(c.fd) // closing removes it from the epoll set
 }
 
@@ -180,6 +189,8 @@ func (s *server) handshake(c *conn) bool {
 		return false
 	}
 	var key []byte
+	reqLine, _, _ := bytes.Cut(c.in[:end], []byte("\r\n"))
+	c.group = groupOf(reqLine)
 	for line := range bytes.SplitSeq(c.in[:end], []byte("\r\n")) {
 		name, value, ok := bytes.Cut(line, []byte(":"))
 		if ok && bytes.EqualFold(bytes.TrimSpace(name), []byte("Sec-WebSocket-Key")) {
@@ -198,6 +209,14 @@ func (s *server) handshake(c *conn) bool {
 		base64.StdEncoding.EncodeToString(h.Sum(nil)) + "\r\n\r\n"
 	c.in = c.in[end+4:]
 	c.upgraded = true
+	if c.group != "" {
+		m := s.groups[c.group]
+		if m == nil {
+			m = map[int]*conn{}
+			s.groups[c.group] = m
+		}
+		m[c.fd] = c
+	}
 	s.write(c, []byte(resp))
 	return s.conns[c.fd] != nil
 }
@@ -243,7 +262,7 @@ func (s *server) frames(c *conn) {
 		c.in = p[hl+4+n:]
 		switch op {
 		case 0x1, 0x2:
-			s.broadcast(op, payload)
+			s.broadcast(op, payload, c.group)
 		case 0x8:
 			s.drop(c)
 			return
@@ -257,8 +276,23 @@ func (s *server) frames(c *conn) {
 	}
 }
 
-// broadcast encodes the frame once and writes it to every upgraded socket.
-func (s *server) broadcast(op byte, payload []byte) {
+// groupOf returns the value of the group query parameter in the request
+// line "GET /path?group=N HTTP/1.1", or "".
+func groupOf(reqLine []byte) string {
+	f := bytes.Fields(reqLine)
+	if len(f) < 2 {
+		return ""
+	}
+	u, err := url.ParseRequestURI(string(f[1]))
+	if err != nil {
+		return ""
+	}
+	return u.Query().Get("group")
+}
+
+// broadcast encodes the frame once and writes it to every upgraded socket
+// (group ""), or to every member of group.
+func (s *server) broadcast(op byte, payload []byte, group string) {
 	f := append(s.frame[:0], 0x80|op)
 	switch n := len(payload); {
 	case n <= 125:
@@ -271,6 +305,12 @@ func (s *server) broadcast(op byte, payload []byte) {
 	}
 	f = append(f, payload...)
 	s.frame = f
+	if group != "" {
+		for _, c := range s.groups[group] {
+			s.write(c, f)
+		}
+		return
+	}
 	for _, c := range s.conns {
 		if c.upgraded {
 			s.write(c, f)

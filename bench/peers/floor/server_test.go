@@ -58,3 +58,55 @@ func TestFloorBroadcasts(t *testing.T) {
 		}
 	}
 }
+
+// A client of ?group=a reaches the members of a only; a client with no group
+// still reaches everyone; a dropped member leaves its group.
+func TestFloorGroups(t *testing.T) {
+	s, err := newServer(netip.MustParseAddrPort("127.0.0.1:0"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	done := make(chan error, 1)
+	go func() { done <- s.serve() }()
+	defer func() {
+		s.stop()
+		<-done
+	}()
+	ap, err := s.addr()
+	if err != nil {
+		t.Fatal(err)
+	}
+	dial := func(q string) *websocket.Conn {
+		c, _, err := websocket.DefaultDialer.Dial("ws://"+ap.String()+"/"+q, nil)
+		if err != nil {
+			t.Fatal(err)
+		}
+		t.Cleanup(func() { _ = c.Close() })
+		return c
+	}
+	a1, a2, b1, all := dial("?group=a"), dial("?x=1&group=a"), dial("?group=b"), dial("")
+	expect := func(c *websocket.Conn, want string) {
+		t.Helper()
+		_ = c.SetReadDeadline(time.Now().Add(5 * time.Second))
+		_, got, err := c.ReadMessage()
+		if err != nil || string(got) != want {
+			t.Fatalf("got %q, %v; want %q", got, err, want)
+		}
+	}
+	if err := a1.WriteMessage(websocket.TextMessage, []byte("to-a")); err != nil {
+		t.Fatal(err)
+	}
+	expect(a1, "to-a")
+	expect(a2, "to-a")
+	// b1 and the group-less client must not get it: their next message is
+	// the broadcast below.
+	if err := all.WriteMessage(websocket.TextMessage, []byte("to-all")); err != nil {
+		t.Fatal(err)
+	}
+	for _, c := range []*websocket.Conn{a1, a2, b1, all} {
+		expect(c, "to-all")
+	}
+	if got := groupOf([]byte("GET /?group=7 HTTP/1.1")); got != "7" {
+		t.Fatalf("groupOf: %q", got)
+	}
+}
