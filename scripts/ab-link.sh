@@ -4,19 +4,23 @@
 # with the medians of each side. The benchmark file is copied into the base
 # revision, so it measures older link protocols with the same clients.
 #
-#   scripts/ab-link.sh [BASE] [ROUNDS] [EVENTS]
+#   scripts/ab-link.sh [BASE] [ROUNDS] [EVENTS] [BENCH_REV]
 #
 # BASE defaults to 6a75814 (cumulative acks, 64 dispatch shards, events
 # dropped past MaxUnacked), ROUNDS to 5, EVENTS (per run) to 200000.
+# The base gets the benchmark file of BENCH_REV (default 47dcc49: the same
+# benchmark written for the handler signatures before the Go-native API;
+# only OnMessage's signature differs from the work tree's).
 set -euo pipefail
 base=${1:-6a75814}
 rounds=${2:-5}
 events=${3:-200000}
+benchrev=${4:-47dcc49}
 top=$(git rev-parse --show-toplevel)
 tmp=$(mktemp -d)
 trap 'git -C "$top" worktree remove --force "$tmp/base" >/dev/null 2>&1 || true; rm -rf "$tmp"' EXIT
 git -C "$top" worktree add -q --detach "$tmp/base" "$base"
-cp "$top/businessworker/link_bench_test.go" "$tmp/base/businessworker/"
+git -C "$top" show "$benchrev:businessworker/link_bench_test.go" > "$tmp/base/businessworker/link_bench_test.go"
 (cd "$tmp/base" && go test -c -o "$tmp/old.test" ./businessworker/)
 (cd "$top" && go test -c -o "$tmp/new.test" ./businessworker/)
 for _ in $(seq "$rounds"); do
