@@ -4,7 +4,6 @@ import (
 	"context"
 	"fmt"
 	"testing"
-	"time"
 
 	"github.com/chromedp/chromedp"
 	"go.uber.org/goleak"
@@ -31,34 +30,9 @@ func TestBrowserSubprotocol(t *testing.T) {
 	ctx, cancel := context.WithTimeout(t.Context(), browserTestTimeout)
 	defer cancel()
 
-	addrs := freeAddrs(t, 4)
-	wsAddr, lanAddr, regAddr, httpAddr := addrs[0], addrs[1], addrs[2], addrs[3]
-	var demoLog lockedBuffer
-	demoCtx, stopDemo := context.WithCancel(ctx)
-	var demoCode int
-	demoDone := make(chan struct{})
-	go func() {
-		defer close(demoDone)
-		demoCode = run(demoCtx, []string{"demo",
-			"--listen", wsAddr, "--lan", lanAddr, "--register-listen", regAddr,
-			"--http", httpAddr, "--tick", "1s", "--subprotocols", "chat.v1,chat.v0",
-		}, &demoLog, &demoLog, func(string) string { return "" })
-	}()
-	defer func() {
-		stopDemo()
-		select {
-		case <-demoDone:
-			if demoCode != 0 {
-				t.Errorf("demo exited with code %d, want 0; output:\n%s", demoCode, demoLog.String())
-			}
-		case <-time.After(demoStopTimeout):
-			t.Errorf("demo did not stop within %v of cancel; output:\n%s", demoStopTimeout, demoLog.String())
-		}
-	}()
-	pageURL := "http://" + httpAddr + "/"
-	if err := waitHTTP(ctx, pageURL, demoDone); err != nil {
-		t.Fatalf("chat page: %v; demo output:\n%s", err, demoLog.String())
-	}
+	d := startDemo(ctx, t, "--tick", "1s", "--subprotocols", "chat.v1,chat.v0")
+	defer d.stop()
+	pageURL, demoLog, wsAddr := d.pageURL, d.log, d.ws
 
 	tab, stopBrowser, err := browser.Start(ctx, browser.Config{UserDataDir: t.TempDir()})
 	if err != nil {

@@ -48,34 +48,9 @@ func TestBrowserChatTwoTabs(t *testing.T) {
 	defer cancel()
 
 	// The demo, on free loopback ports.
-	addrs := freeAddrs(t, 4)
-	wsAddr, lanAddr, regAddr, httpAddr := addrs[0], addrs[1], addrs[2], addrs[3]
-	var demoLog lockedBuffer
-	demoCtx, stopDemo := context.WithCancel(ctx)
-	var demoCode int
-	demoDone := make(chan struct{}) // closed when run returns, after demoCode is set
-	go func() {
-		defer close(demoDone)
-		demoCode = run(demoCtx, []string{"demo",
-			"--listen", wsAddr, "--lan", lanAddr, "--register-listen", regAddr,
-			"--http", httpAddr, "--tick", "1s", "--compression-threshold", "16",
-		}, &demoLog, &demoLog, func(string) string { return "" })
-	}()
-	defer func() {
-		stopDemo()
-		select {
-		case <-demoDone:
-			if demoCode != 0 {
-				t.Errorf("demo exited with code %d, want 0; output:\n%s", demoCode, demoLog.String())
-			}
-		case <-time.After(demoStopTimeout):
-			t.Errorf("demo did not stop within %v of cancel; output:\n%s", demoStopTimeout, demoLog.String())
-		}
-	}()
-	pageURL := "http://" + httpAddr + "/"
-	if err := waitHTTP(ctx, pageURL, demoDone); err != nil {
-		t.Fatalf("chat page: %v; demo output:\n%s", err, demoLog.String())
-	}
+	d := startDemo(ctx, t, "--tick", "1s", "--compression-threshold", "16")
+	defer d.stop()
+	pageURL, demoLog, httpAddr := d.pageURL, d.log, d.http
 
 	// The browser, with two tabs on the page.
 	tab1, stopBrowser, err := browser.Start(ctx, browser.Config{UserDataDir: t.TempDir()})
@@ -323,4 +298,44 @@ func (b *lockedBuffer) String() string {
 	b.mu.Lock()
 	defer b.mu.Unlock()
 	return b.buf.String()
+}
+
+// demoRun is `gatewayworker demo` run in process on free loopback ports.
+type demoRun struct {
+	ws, http string
+	pageURL  string
+	log      *lockedBuffer
+	stop     func() // cancels the demo and checks that it exited with 0
+}
+
+// startDemo runs the demo with the extra flags and waits until its chat
+// page is served. Defer stop.
+func startDemo(ctx context.Context, t *testing.T, extra ...string) *demoRun {
+	t.Helper()
+	addrs := freeAddrs(t, 4)
+	d := &demoRun{ws: addrs[0], http: addrs[3], pageURL: "http://" + addrs[3] + "/", log: new(lockedBuffer)}
+	demoCtx, cancel := context.WithCancel(ctx)
+	var code int
+	done := make(chan struct{}) // closed when run returns, after code is set
+	go func() {
+		defer close(done)
+		args := append([]string{"demo", "--listen", addrs[0], "--lan", addrs[1], "--register-listen", addrs[2], "--http", addrs[3]}, extra...)
+		code = run(demoCtx, args, d.log, d.log, func(string) string { return "" })
+	}()
+	d.stop = func() {
+		cancel()
+		select {
+		case <-done:
+			if code != 0 {
+				t.Errorf("demo exited with code %d, want 0; output:\n%s", code, d.log.String())
+			}
+		case <-time.After(demoStopTimeout):
+			t.Errorf("demo did not stop within %v of cancel; output:\n%s", demoStopTimeout, d.log.String())
+		}
+	}
+	if err := waitHTTP(ctx, d.pageURL, done); err != nil {
+		d.stop()
+		t.Fatalf("chat page: %v; demo output:\n%s", err, d.log.String())
+	}
+	return d
 }
