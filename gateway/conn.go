@@ -272,13 +272,13 @@ func (c *conn) endRead(rb *readBuf, res readResult) {
 	if c.state != stateClosed && c.desc != nil && (more || c.wwait || (res == readPaused && c.pausedLocked())) {
 		err = c.armLocked()
 	}
+	if again && err == nil {
+		c.readOff = false
+		c.scheduleReadLocked()
+	}
 	c.mu.Unlock()
 	if err != nil && !errors.Is(err, netpoll.ErrRemoved) {
 		c.finish(codeAbnormal, "")
-		return
-	}
-	if again {
-		c.scheduleRead()
 	}
 }
 
@@ -487,16 +487,8 @@ func (c *conn) readAgainLocked() {
 	}
 }
 
-// scheduleRead starts a read run of a bare-socket client on the pool.
-func (c *conn) scheduleRead() {
-	c.mu.Lock()
-	defer c.mu.Unlock()
-	if c.state == stateOpen {
-		c.readOff = false
-		c.scheduleReadLocked()
-	}
-}
-
+// scheduleReadLocked starts a read run of a bare-socket client on the
+// pool (it never blocks). The caller holds c.mu.
 func (c *conn) scheduleReadLocked() {
 	c.g.pool.ScheduleTask((*readTask)(c))
 }
