@@ -1,12 +1,10 @@
 package main
 
 import (
-	"context"
 	"fmt"
 	"testing"
 
 	"github.com/chromedp/chromedp"
-	"go.uber.org/goleak"
 
 	"github.com/gatewayworker/gatewayworker/internal/browser"
 )
@@ -19,16 +17,7 @@ import (
 // so the browser fails the connection), and a chat message sent on the
 // chat.v1 socket reaches both it and the page's own connection.
 func TestBrowserSubprotocol(t *testing.T) {
-	if testing.Short() {
-		t.Skip("skipping the browser test in -short mode")
-	}
-	if _, err := browser.LookPath(""); err != nil {
-		t.Skipf("skipping the browser test: %v; install Chromium (apt-get install chromium)", err)
-	}
-	defer goleak.VerifyNone(t, goleak.IgnoreCurrent())
-
-	ctx, cancel := context.WithTimeout(t.Context(), browserTestTimeout)
-	defer cancel()
+	ctx := browserTest(t)
 
 	d := startDemo(ctx, t, "--tick", "1s", "--subprotocols", "chat.v1,chat.v0")
 	defer d.stop()

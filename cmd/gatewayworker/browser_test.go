@@ -36,16 +36,7 @@ const (
 // chat's messages: both tabs negotiate permessage-deflate and get
 // compressed frames, as the gateway's metrics show.
 func TestBrowserChatTwoTabs(t *testing.T) {
-	if testing.Short() {
-		t.Skip("skipping the browser test in -short mode")
-	}
-	if _, err := browser.LookPath(""); err != nil {
-		t.Skipf("skipping the browser test: %v; install Chromium (apt-get install chromium)", err)
-	}
-	defer goleak.VerifyNone(t, goleak.IgnoreCurrent())
-
-	ctx, cancel := context.WithTimeout(t.Context(), browserTestTimeout)
-	defer cancel()
+	ctx := browserTest(t)
 
 	// The demo, on free loopback ports.
 	d := startDemo(ctx, t, "--tick", "1s", "--compression-threshold", "16")
@@ -298,6 +289,24 @@ func (b *lockedBuffer) String() string {
 	b.mu.Lock()
 	defer b.mu.Unlock()
 	return b.buf.String()
+}
+
+// browserTest skips t without Chromium or in -short mode; else it returns
+// the test's context (bounded by browserTestTimeout) and checks, once
+// everything the test deferred has stopped, that no goroutine is left.
+func browserTest(t *testing.T) context.Context {
+	t.Helper()
+	if testing.Short() {
+		t.Skip("skipping the browser test in -short mode")
+	}
+	if _, err := browser.LookPath(""); err != nil {
+		t.Skipf("skipping the browser test: %v; install Chromium (apt-get install chromium)", err)
+	}
+	ignore := goleak.IgnoreCurrent()
+	t.Cleanup(func() { goleak.VerifyNone(t, ignore) })
+	ctx, cancel := context.WithTimeout(t.Context(), browserTestTimeout)
+	t.Cleanup(cancel)
+	return ctx
 }
 
 // demoRun is `gatewayworker demo` run in process on free loopback ports.
